@@ -1,0 +1,100 @@
+// client.hpp — the one HTTP client every connector call and token request goes through.
+//
+//   http::Client client(http::ClientOptions{});
+//   http::Request req{"GET", "https://api.example.com/v1/x"};
+//   Result<http::Response> r = client.send(req, http::CallOptions{.auth = hook, .limiter_key = "conn:my-rs"});
+//
+// Responsibilities: keep-alive pooling per origin, timeouts, TLS with verification on, clear errors
+// for DNS/connect/TLS failures, retries of 429/503 (and 502/504/connect errors/timeouts for
+// idempotent methods) honouring Retry-After / X-RateLimit-Reset / RateLimit-Reset, else
+// exponential back-off with full jitter; bounded attempts, one deadline per call; a shared
+// per-limiter_key cooldown after a 429 and optional pacing to a declared rate.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "core/status.hpp"
+
+namespace weft::http {
+
+using Headers = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method = "GET";
+  std::string url;       // absolute http:// or https:// URL, query included
+  Headers headers;
+  std::string body;
+  std::optional<std::chrono::milliseconds> timeout;  // per attempt; default from ClientOptions
+};
+
+struct Response {
+  int status = 0;
+  Headers headers;
+  std::string body;
+  // First header with this name (case-insensitive), or nullopt.
+  std::optional<std::string> header(std::string_view name) const;
+};
+
+// Adds credentials to requests of one connection. Implemented by the auth module.
+class AuthHook {
+ public:
+  virtual ~AuthHook() = default;
+  // Adds the current credentials to req (refreshing first when the token is about to expire).
+  // An error (e.g. the connection needs re-authorization) fails the call without sending it.
+  virtual Status apply(Request& req) = 0;
+  // Called once after a 401 from a request built with apply(). Returns true when credentials were
+  // renewed and the request should be sent once more (apply() is called again first).
+  virtual Result<bool> on_unauthorized(const Response& resp) = 0;
+};
+
+struct RateSpec {
+  int requests = 0;
+  double per_seconds = 0;
+};
+
+struct CallOptions {
+  AuthHook* auth = nullptr;           // not owned; null: no credentials
+  std::string limiter_key;            // calls sharing a key share a 429 cooldown and pacing
+  std::optional<RateSpec> rate;       // pace calls under this key to this rate
+  std::optional<bool> idempotent;     // default: by method (GET, HEAD, PUT, DELETE, OPTIONS)
+  std::optional<int> max_attempts;    // default from ClientOptions
+  std::optional<std::chrono::steady_clock::time_point> deadline;  // overall, retries included
+};
+
+struct ClientOptions {
+  std::chrono::milliseconds connect_timeout{10000};
+  std::chrono::milliseconds request_timeout{30000};
+  std::chrono::milliseconds overall_deadline{120000};
+  int max_attempts = 5;
+  std::chrono::milliseconds backoff_base{250};
+  std::chrono::milliseconds backoff_cap{30000};
+  std::chrono::seconds max_retry_after{300};
+  std::size_t max_response_bytes = 64u << 20;
+  std::size_t pool_size_per_origin = 16;
+  std::string ca_file;  // empty: the system's trust store
+};
+
+// Thread-safe: one Client serves every connector and connection of the process.
+class Client {
+ public:
+  explicit Client(ClientOptions options = {});
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  // Sends req with retries as above. A value for every HTTP status that is final (2xx-5xx after
+  // retries); an error (kUnavailable, kDeadlineExceeded, kRateLimited, kInvalidArgument for a bad
+  // URL or header) when no final response was had.
+  Result<Response> send(Request req, const CallOptions& opts = {});
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace weft::http

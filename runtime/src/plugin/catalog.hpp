@@ -1,0 +1,71 @@
+// catalog.hpp — what the workflow engine needs from loaded connectors, as an interface, so the
+// workflow module can be tested without a .so and the plugin registry can change behind it.
+//
+//   const ActionInfo* a = catalog.find_action("http.request");
+//   if (a == nullptr) ... unknown action ...
+//   Result<Json> out = catalog.invoke(*a, input, ctx);
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/status.hpp"
+
+namespace weft::plugin {
+
+// One schema violation: where in the document (a JSON pointer such as "/headers/0") and what rule.
+struct SchemaIssue {
+  std::string path;
+  std::string message;
+};
+
+enum class OperationKind { kAction, kTrigger };
+
+// A loaded action or trigger. Owned by the catalog; valid while the catalog lives (a connector
+// that is replaced keeps its old ActionInfo alive until the runs that hold it finish).
+struct ActionInfo {
+  std::string connector;       // "http"
+  std::string name;            // "request"
+  std::string uses;            // "http.request"
+  OperationKind kind = OperationKind::kAction;
+  std::string title;
+  std::string description;
+  Json input_schema;
+  Json output_schema;
+  bool requires_connection = true;
+  std::string connector_version;
+  std::string auth_kind;       // "oauth2", "api_token", "none"
+  std::optional<int> default_interval_seconds;  // triggers
+};
+
+// Everything an invoke needs to know about where it runs.
+struct InvokeContext {
+  std::string run_id;
+  std::string step_id;
+  std::string connection;   // empty: no connection
+  std::string state_scope;  // key space for state_get/set (trigger id for polls); empty: connector
+  std::optional<std::chrono::steady_clock::time_point> deadline;
+};
+
+class ActionCatalog {
+ public:
+  virtual ~ActionCatalog() = default;
+
+  // The action or trigger named "connector.operation", or nullptr when none is loaded.
+  // Thread-safe.
+  virtual const ActionInfo* find(std::string_view uses) const = 0;
+
+  // Checks a JSON value against the operation's input schema; empty when it fits. Thread-safe.
+  virtual std::vector<SchemaIssue> validate_input(const ActionInfo& op, const Json& input) const = 0;
+
+  // Validates input, calls the connector through the ABI, validates the output. A schema
+  // violation, a connector error, or a connector exception becomes a failed Result whose message
+  // names the JSON path and rule or quotes the connector. Thread-safe.
+  virtual Result<Json> invoke(const ActionInfo& op, const Json& input, const InvokeContext& ctx) const = 0;
+};
+
+}  // namespace weft::plugin

@@ -1,0 +1,1 @@
+// Keeps weft_test_support non-empty before any support code exists.
