@@ -36,3 +36,23 @@ TEST(Json, SyntaxErrorIsInvalidArgument) {
 
 }  // namespace
 }  // namespace weft
+
+#include "support/test_support.hpp"
+
+namespace weft {
+namespace {
+TEST(TestSupport, LocalServerAnswersAndCountsAndWeftBinaryRuns) {
+  test::LocalServer server([](Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) {
+    resp.setContentType("application/json");
+    resp.send() << R"({"ok":true})";
+  });
+  EXPECT_GT(server.port(), 0);
+  auto r = test::run_weft({"--version"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("weft"), std::string::npos);
+  auto bad = test::run_weft({"nosuch"});
+  EXPECT_EQ(bad.exit_code, 2);
+  EXPECT_NE(bad.err.find("unknown command"), std::string::npos);
+}
+}  // namespace
+}  // namespace weft
