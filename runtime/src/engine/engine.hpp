@@ -1,0 +1,43 @@
+// engine.hpp — wires the modules together for the command line and the daemon: loads connectors,
+// opens the run store and the vault, and gives connectors their host services (HTTP with the
+// connection's credentials, retries, state).
+//
+//   auto e = engine::Engine::open({.home = home, .connector_dirs = dirs});
+//   if (!e) return fail(e.status());
+//   for (auto& line : (*e)->load_diagnostics()) warn(line);
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/status.hpp"
+#include "plugin/catalog.hpp"
+
+namespace weft::store {
+class RunStore;
+}
+
+namespace weft::engine {
+
+struct Options {
+  std::string home;
+  std::vector<std::string> connector_dirs;
+};
+
+class Engine {
+ public:
+  virtual ~Engine() = default;
+
+  // Creates the home directory (mode 0700) when missing, loads every connector of the directories
+  // (a refused file becomes one line in load_diagnostics(); the rest keep loading) and opens the
+  // run store. Fails only when the home or the store cannot be opened.
+  static Result<std::unique_ptr<Engine>> open(const Options& options);
+
+  // One line per refused connector file or missing directory: "<path>: <reason>".
+  virtual const std::vector<std::string>& load_diagnostics() const = 0;
+  virtual const plugin::ActionCatalog& catalog() const = 0;
+  virtual store::RunStore& runs() = 0;
+};
+
+}  // namespace weft::engine
