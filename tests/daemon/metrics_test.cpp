@@ -1,0 +1,65 @@
+#include <gtest/gtest.h>
+
+#include <thread>
+#include <vector>
+
+#include "daemon/metrics.hpp"
+
+namespace weft::daemon {
+namespace {
+
+TEST(Metrics, CountersRenderInPrometheusTextWithEscapedLabels) {
+  Metrics m;
+  auto& runs = m.counter("weft_runs_total", "Runs by status.", {"status"});
+  runs.inc({"succeeded"});
+  runs.inc({"succeeded"}, 2);
+  runs.inc({"fa\"il\\ed\n"});
+  runs.inc({"succeeded"}, -5);  // counters never go down
+  std::string text = m.render();
+  EXPECT_NE(text.find("# HELP weft_runs_total Runs by status.\n# TYPE weft_runs_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("weft_runs_total{status=\"succeeded\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("weft_runs_total{status=\"fa\\\"il\\\\ed\\n\"} 1\n"), std::string::npos) << text;
+}
+
+TEST(Metrics, HistogramBucketsAreCumulativeWithSumAndCount) {
+  Metrics m;
+  auto& h = m.histogram("lat_seconds", "Latency.", {"connector"}, {0.1, 1});
+  h.observe({"slack"}, 0.05);
+  h.observe({"slack"}, 0.5);
+  h.observe({"slack"}, 7);
+  std::string text = m.render();
+  EXPECT_NE(text.find("lat_seconds_bucket{connector=\"slack\",le=\"0.10000000000000001\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("lat_seconds_bucket{connector=\"slack\",le=\"1\"} 2\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("lat_seconds_bucket{connector=\"slack\",le=\"+Inf\"} 3\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("lat_seconds_sum{connector=\"slack\"} 7.5499999999999998\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("lat_seconds_count{connector=\"slack\"} 3\n"), std::string::npos) << text;
+}
+
+TEST(Metrics, GaugeSetsAndUnlabelledFamiliesShowZeroFromTheStart) {
+  Metrics m;
+  declare_engine_metrics(m);
+  std::string text = m.render();
+  for (const char* name : {"weft_runs_total", "weft_step_duration_seconds", "weft_http_requests_total",
+                           "weft_http_retries_total", "weft_token_refreshes_total", "weft_rate_limit_cooldowns_total",
+                           "weft_connectors_loaded"})
+    EXPECT_NE(text.find(std::string("# TYPE ") + name), std::string::npos) << name;
+  EXPECT_NE(text.find("weft_connectors_loaded 0\n"), std::string::npos);
+  m.gauge("weft_connectors_loaded", "").set({}, 3);
+  EXPECT_NE(m.render().find("weft_connectors_loaded 3\n"), std::string::npos);
+  EXPECT_EQ(&m.gauge("weft_connectors_loaded", "ignored"), &m.gauge("weft_connectors_loaded", ""));
+}
+
+TEST(Metrics, ConcurrentIncrementsAreAllCounted) {
+  Metrics m;
+  auto& c = m.counter("c_total", "c", {"k"});
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&] {
+      for (int i = 0; i < 10000; ++i) c.inc({i % 2 ? "a" : "b"});
+    });
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(c.value({"a"}) + c.value({"b"}), 80000);
+}
+
+}  // namespace
+}  // namespace weft::daemon
