@@ -1,0 +1,99 @@
+// serve.cpp — the service loop around Daemon.
+#include "daemon/serve.hpp"
+
+#include <iostream>
+#include <memory>
+#include <optional>
+
+#include "core/log.hpp"
+#include "core/paths.hpp"
+#include "daemon/daemon.hpp"
+#include "daemon/process.hpp"
+
+namespace weft::daemon {
+namespace {
+
+void reload(const Services& s, const char* why) {
+  if (!s.reload) return;
+  auto r = s.reload();
+  if (r) log::info("daemon", "reloaded", {{"reason", why}, {"summary", json::stringify(*r)}});
+  else log::error("daemon", "reload failed; keeping what was loaded", {{"reason", why}, {"error", r.status().message()}});
+}
+
+}  // namespace
+
+int serve(const ServeOptions& options, Services services, Metrics* metrics) {
+  Result<Config> cfg = options.config_path.empty()
+                           ? parse_config("", "(defaults)", "", paths::default_home())
+                           : load_config(options.config_path);
+  if (!cfg) {
+    std::cerr << "weft serve: " << cfg.status().message() << "\n";
+    return 2;
+  }
+  log::set_format(cfg->log_format);
+  if (options.on_config) {
+    Status s = options.on_config(*cfg, services);
+    if (!s.ok()) {
+      std::cerr << "weft serve: " << s.message() << "\n";
+      return 1;
+    }
+  }
+
+  std::optional<DetachedParent> parent;
+  if (options.daemonize) {
+    auto d = detach();
+    if (!d) {
+      std::cerr << "weft serve: cannot detach: " << d.status().message() << "\n";
+      return 1;
+    }
+    parent.emplace(std::move(*d));
+  }
+  auto fail = [&](const Status& s) {
+    if (parent) parent->fail(s);
+    else std::cerr << "weft serve: " << s.message() << "\n";
+    log::error("daemon", "cannot start", {{"error", s.message()}});
+    return 1;
+  };
+
+  block_control_signals();
+  std::optional<PidFile> pid;
+  if (!options.pidfile.empty()) {
+    auto p = PidFile::acquire(options.pidfile);
+    if (!p) return fail(p.status());
+    pid.emplace(std::move(*p));
+  }
+  if (!cfg->home.empty()) {
+    std::string err;
+    if (!paths::ensure_private_dir(cfg->home, err)) return fail(Status(Code::kUnavailable, err));
+  }
+
+  Metrics own_metrics;
+  Metrics& m = metrics ? *metrics : own_metrics;
+  declare_engine_metrics(m);
+  Daemon daemon(*cfg, services, m);
+  if (Status s = daemon.start(); !s.ok()) return fail(s);
+  if (parent) parent->ready();
+
+  std::vector<std::string> watched = cfg->connectors;
+  if (!cfg->workflows.empty()) watched.push_back(cfg->workflows);
+  DirWatcher watcher(watched, [&services](const std::vector<DirWatcher::Change>& changes) {
+    log::info("daemon", "files changed", {{"count", std::to_string(changes.size())}, {"first", changes.front().path}});
+    reload(services, "files changed");
+  });
+  watcher.start(options.watch_interval);
+
+  while (true) {
+    ControlSignal sig = wait_for_signal(std::chrono::milliseconds(1000));
+    if (sig == ControlSignal::kReload) reload(services, "SIGHUP");
+    if (sig == ControlSignal::kTerminate) break;
+  }
+  log::info("daemon", "stopping: draining in-flight requests",
+            {{"drain_timeout_ms", std::to_string(cfg->drain_timeout.count())}});
+  watcher.stop();
+  bool drained = daemon.stop(cfg->drain_timeout);
+  if (!drained) log::warn("daemon", "drain timeout expired; requests still running were aborted");
+  log::info("daemon", "stopped");
+  return 0;
+}
+
+}  // namespace weft::daemon

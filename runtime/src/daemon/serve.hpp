@@ -1,0 +1,35 @@
+// serve.hpp — the whole of `weft serve`: config, optional detach and pid file, the HTTP API, the
+// directory watcher, SIGHUP reload and SIGTERM drain. The CLI command calls this once.
+//
+//   daemon::ServeOptions o{.config_path = "/etc/weft/weft.yaml"};
+//   daemon::Services s = engine_services();     // the lead's wiring
+//   return daemon::serve(o, s);
+#pragma once
+
+#include <chrono>
+#include <functional>
+#include <string>
+
+#include "daemon/config.hpp"
+#include "daemon/metrics.hpp"
+#include "daemon/services.hpp"
+
+namespace weft::daemon {
+
+struct ServeOptions {
+  std::string config_path;  // empty: every default (listen 127.0.0.1:8080, home WEFT_HOME or ~/.weft)
+  bool daemonize = false;   // --daemon: detach; the starting process exits 0 once the port is bound
+  std::string pidfile;      // --pidfile FILE (optional)
+  std::chrono::milliseconds watch_interval{1000};  // connectors/workflows directory polling
+  // Called after the config is loaded and before anything starts, e.g. to open the engine with
+  // cfg.home / cfg.connectors and fill Services. A failure stops serve() with exit code 1.
+  std::function<Status(const Config&, Services&)> on_config;
+};
+
+// Runs until SIGTERM/SIGINT. Exit codes: 0 after a drained stop (also when drain_timeout expired;
+// logged), 2 for a bad config, 1 when the daemon cannot start (port in use, token file mode, pid file
+// held). Errors go to stderr as one line. Call from the main thread before any other thread starts
+// (signals are blocked process-wide by inheritance; --daemon forks). metrics may be null.
+int serve(const ServeOptions& options, Services services, Metrics* metrics = nullptr);
+
+}  // namespace weft::daemon
