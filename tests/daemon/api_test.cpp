@@ -1,11 +1,10 @@
 // The daemon's HTTP API over real loopback HTTP, with fake engine services.
-#include <gtest/gtest.h>
-
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
+#include <gtest/gtest.h>
 
 #include <mutex>
 
@@ -21,9 +20,12 @@ struct FakeRuns : RunService {
   std::vector<std::pair<std::string, std::string>> triggered;  // name, trigger json
   Result<Json> trigger_workflow(const std::string& name, const Json& trigger, bool async) override {
     std::lock_guard<std::mutex> l(mu);
-    if (name != "hello" && name != "signed" && name != "slow") return Status(Code::kNotFound, "no workflow '" + name + "'");
+    if (name != "hello" && name != "signed" && name != "slow")
+      return Status(Code::kNotFound, "no workflow '" + name + "'");
     triggered.emplace_back(name, json::stringify(trigger));
-    return json::object({{"id", "r-1"}, {"status", async ? "queued" : "succeeded"}, {"output", json::object({{"ok", true}})}});
+    return json::object({{"id", "r-1"},
+                         {"status", async ? "queued" : "succeeded"},
+                         {"output", json::object({{"ok", true}})}});
   }
   Result<Json> list_runs(const Json& filter) override {
     auto arr = json::new_array();
@@ -44,7 +46,8 @@ struct FakeWorkflows : WorkflowService {
   }
   Result<WebhookPolicy> webhook_policy(const std::string& name) override {
     if (name == "hello" || name == "slow") return WebhookPolicy{};
-    if (name == "signed") return WebhookPolicy{WebhookPolicy::Kind::kHmacSha256, "hook-secret", "X-Weft-Signature"};
+    if (name == "signed")
+      return WebhookPolicy{WebhookPolicy::Kind::kHmacSha256, "hook-secret", "X-Weft-Signature"};
     return Status(Code::kNotFound, "no webhook");
   }
   bool webhook_is_async(const std::string& name) override { return name == "slow"; }
@@ -74,7 +77,8 @@ struct FakeConnections : ConnectionService {
   }
   Result<std::string> finish_authorization(const std::map<std::string, std::string>& query) override {
     auto it = query.find("state");
-    if (it == query.end() || it->second != "abc") return Status(Code::kInvalidArgument, "unknown or expired state");
+    if (it == query.end() || it->second != "abc")
+      return Status(Code::kInvalidArgument, "unknown or expired state");
     return std::string("my-slack");
   }
 };
@@ -94,8 +98,7 @@ class Api : public ::testing::Test {
     c.admin_token_file = home.path() + "/admin.token";
     c.max_body_bytes = 4096;
     c.public_url = "https://weft.example.com";
-    services = Services{&runs, &catalog, &connections, &workflows,
-                        [this]() -> Result<Json> {
+    services = Services{&runs, &catalog, &connections, &workflows, [this]() -> Result<Json> {
                           ++reloads;
                           return json::object({{"workflows", 1}});
                         }};
@@ -147,10 +150,18 @@ TEST_F(Api, HealthzNeedsNoToken) {
 
 TEST_F(Api, EveryAdminRouteIsUnauthorizedWithoutOrWithAWrongToken) {
   const std::vector<std::pair<std::string, std::string>> routes = {
-      {"GET", "/v1/connectors"}, {"GET", "/v1/connections"}, {"POST", "/v1/connections"},
-      {"DELETE", "/v1/connections/my-slack"}, {"POST", "/v1/connections/my-slack/authorize"},
-      {"GET", "/v1/workflows"}, {"POST", "/v1/workflows/hello/runs"}, {"GET", "/v1/runs"},
-      {"GET", "/v1/runs/r-1"}, {"POST", "/v1/reload"}, {"GET", "/metrics"}, {"GET", "/v1/no-such-thing"}};
+      {"GET", "/v1/connectors"},
+      {"GET", "/v1/connections"},
+      {"POST", "/v1/connections"},
+      {"DELETE", "/v1/connections/my-slack"},
+      {"POST", "/v1/connections/my-slack/authorize"},
+      {"GET", "/v1/workflows"},
+      {"POST", "/v1/workflows/hello/runs"},
+      {"GET", "/v1/runs"},
+      {"GET", "/v1/runs/r-1"},
+      {"POST", "/v1/reload"},
+      {"GET", "/metrics"},
+      {"GET", "/v1/no-such-thing"}};
   for (const auto& [method, path] : routes) {
     auto none = call(method, path, "", {}, false);
     EXPECT_EQ(none.status, 401) << method << " " << path;
@@ -215,8 +226,8 @@ TEST_F(Api, UnknownPathIs404AndWrongMethodIs405WithAllow) {
 }
 
 TEST_F(Api, TraversalInNamesIsRefusedBeforeAnyService) {
-  for (const char* path : {"/hooks/..%2Fx", "/hooks/%2Fetc%2Fpasswd", "/hooks/.hidden", "/hooks/..",
-                           "/hooks/a%00b"}) {
+  for (const char* path :
+       {"/hooks/..%2Fx", "/hooks/%2Fetc%2Fpasswd", "/hooks/.hidden", "/hooks/..", "/hooks/a%00b"}) {
     auto r = call("POST", path, "{}", {}, false);
     EXPECT_TRUE(r.status == 400 || r.status == 404) << path << " " << r.status;
     EXPECT_NE(r.status, 200) << path;
@@ -332,7 +343,8 @@ TEST_F(Api, MetricsAreExposedInPrometheusTextAndCountApiRequests) {
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.response.getContentType(), "text/plain; version=0.0.4; charset=utf-8");
   EXPECT_NE(r.body.find("# TYPE weft_runs_total counter"), std::string::npos);
-  EXPECT_NE(r.body.find("weft_api_requests_total{route=\"/v1/workflows\",code=\"200\"} 1"), std::string::npos) << r.body;
+  EXPECT_NE(r.body.find("weft_api_requests_total{route=\"/v1/workflows\",code=\"200\"} 1"), std::string::npos)
+      << r.body;
 }
 
 TEST(ApiStart, BusyPortIsOneClearError) {
@@ -346,7 +358,8 @@ TEST(ApiStart, BusyPortIsOneClearError) {
   Status s = d.start();
   ASSERT_FALSE(s.ok());
   EXPECT_EQ(s.code(), Code::kUnavailable);
-  EXPECT_EQ(s.message(), "cannot listen on 127.0.0.1:" + std::to_string(c.listen_port) + ": address already in use");
+  EXPECT_EQ(s.message(),
+            "cannot listen on 127.0.0.1:" + std::to_string(c.listen_port) + ": address already in use");
 }
 
 TEST(ApiStart, TokenFileOthersCanReadStopsTheStart) {

@@ -1,12 +1,15 @@
+#include "daemon/config.hpp"
+
 #include <gtest/gtest.h>
 
-#include "daemon/config.hpp"
 #include "support/test_support.hpp"
 
 namespace weft::daemon {
 namespace {
 
-Result<Config> parse(const std::string& text) { return parse_config(text, "weft.yaml", "/etc/weft", "/var/lib/weft"); }
+Result<Config> parse(const std::string& text) {
+  return parse_config(text, "weft.yaml", "/etc/weft", "/var/lib/weft");
+}
 
 TEST(Config, EmptyFileGivesTheDocumentedDefaults) {
   auto c = parse("");
@@ -56,8 +59,11 @@ TEST(Config, UnknownKeyIsOneErrorWithLineColumnAndTheAllowedKeys) {
   auto c = parse("listen: 127.0.0.1:8080\nlistn: 1\n");
   ASSERT_FALSE(c);
   EXPECT_EQ(c.status().code(), Code::kInvalidArgument);
-  EXPECT_NE(c.status().message().find("weft.yaml:2:1: unknown key 'listn'; did you mean 'listen'?"), std::string::npos) << c.status().message();
-  EXPECT_NE(c.status().message().find("allowed: admin_token_file, connectors"), std::string::npos) << c.status().message();
+  EXPECT_NE(c.status().message().find("weft.yaml:2:1: unknown key 'listn'; did you mean 'listen'?"),
+            std::string::npos)
+      << c.status().message();
+  EXPECT_NE(c.status().message().find("allowed: admin_token_file, connectors"), std::string::npos)
+      << c.status().message();
 }
 
 TEST(Config, WrongTypeNamesTheKeyTheValueAndThePosition) {
@@ -85,7 +91,8 @@ TEST(Config, NestedErrorPointsAtTheNestedValue) {
 }
 
 TEST(Config, BadListenAddressesAreRefusedWithAHint) {
-  for (const char* bad : {"8080", "localhost:", ":8080", "127.0.0.1:99999", "127.0.0.1:80x", "::1:80", "[::1]80"}) {
+  for (const char* bad :
+       {"8080", "localhost:", ":8080", "127.0.0.1:99999", "127.0.0.1:80x", "::1:80", "[::1]80"}) {
     auto c = parse(std::string("listen: \"") + bad + "\"\n");
     ASSERT_FALSE(c) << bad;
     EXPECT_NE(c.status().message().find("weft.yaml:1:9: bad listen address"), std::string::npos)

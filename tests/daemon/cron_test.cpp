@@ -1,8 +1,8 @@
+#include "daemon/cron.hpp"
+
 #include <gtest/gtest.h>
 
 #include <ctime>
-
-#include "daemon/cron.hpp"
 
 namespace weft::daemon {
 namespace {
@@ -35,7 +35,7 @@ TEST(Cron, StepsRangesListsAndNames) {
   EXPECT_EQ(next("15,45 * * * *", "2026-03-01T10:20:00Z"), "2026-03-01T10:45:00Z");
   EXPECT_EQ(next("0 0 1 JAN,jul *", "2026-03-01T00:00:00Z"), "2026-07-01T00:00:00Z");
   EXPECT_EQ(next("30 8 * * MON-FRI", "2026-02-28T12:00:00Z"), "2026-03-02T08:30:00Z");  // Sat → Mon
-  EXPECT_EQ(next("0 12 * * 7", "2026-03-02T00:00:00Z"), "2026-03-08T12:00:00Z");  // 7 = Sunday
+  EXPECT_EQ(next("0 12 * * 7", "2026-03-02T00:00:00Z"), "2026-03-08T12:00:00Z");        // 7 = Sunday
   EXPECT_EQ(next("5/20 * * * *", "2026-03-01T10:06:00Z"), "2026-03-01T10:25:00Z");
   EXPECT_EQ(next("@daily", "2026-12-31T23:59:59Z"), "2027-01-01T00:00:00Z");
   EXPECT_EQ(next("0 0 29 2 *", "2026-03-01T00:00:00Z"), "2028-02-29T00:00:00Z");
@@ -60,11 +60,16 @@ TEST(Cron, NamedTimeZoneIncludingDaylightSavingChanges) {
 }
 
 TEST(Cron, ErrorsNameTheField) {
-  EXPECT_EQ(next("* 25 * * *", "2026-03-01T00:00:00Z"), "error: cron field 2 (hour): 25 is out of range 0-23");
-  EXPECT_EQ(next("* * * FOO *", "2026-03-01T00:00:00Z"), "error: cron field 4 (month): 'FOO' is not a number or a name");
-  EXPECT_EQ(next("*/0 * * * *", "2026-03-01T00:00:00Z"), "error: cron field 1 (minute): bad step '0' in '*/0'");
-  EXPECT_EQ(next("* * 10-5 * *", "2026-03-01T00:00:00Z"), "error: cron field 3 (day-of-month): range '10-5' runs backwards");
-  EXPECT_EQ(next("1,,2 * * * *", "2026-03-01T00:00:00Z"), "error: cron field 1 (minute): empty list item in '1,,2'");
+  EXPECT_EQ(next("* 25 * * *", "2026-03-01T00:00:00Z"),
+            "error: cron field 2 (hour): 25 is out of range 0-23");
+  EXPECT_EQ(next("* * * FOO *", "2026-03-01T00:00:00Z"),
+            "error: cron field 4 (month): 'FOO' is not a number or a name");
+  EXPECT_EQ(next("*/0 * * * *", "2026-03-01T00:00:00Z"),
+            "error: cron field 1 (minute): bad step '0' in '*/0'");
+  EXPECT_EQ(next("* * 10-5 * *", "2026-03-01T00:00:00Z"),
+            "error: cron field 3 (day-of-month): range '10-5' runs backwards");
+  EXPECT_EQ(next("1,,2 * * * *", "2026-03-01T00:00:00Z"),
+            "error: cron field 1 (minute): empty list item in '1,,2'");
   EXPECT_NE(next("* * * *", "2026-03-01T00:00:00Z").find("has 4 fields; expected 5"), std::string::npos);
   EXPECT_NE(next("0 0 30 2 *", "2026-03-01T00:00:00Z").find("never fires"), std::string::npos);
   EXPECT_NE(next("@often", "2026-03-01T00:00:00Z").find("unknown cron macro"), std::string::npos);

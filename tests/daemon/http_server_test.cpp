@@ -1,12 +1,11 @@
-#include <gtest/gtest.h>
+#include "daemon/http_server.hpp"
 
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
-
-#include "daemon/http_server.hpp"
+#include <gtest/gtest.h>
 
 namespace weft::daemon {
 namespace {
@@ -40,8 +39,12 @@ TEST(ConstantTimeEquals, ComparesWholeStrings) {
 // the stalled ones time out.
 TEST(HttpServer, SilentClientsAreBoundedAndDoNotKeepTheServerDown) {
   Router r;
-  r.add("GET", "/healthz", [](const Request&) { return Response::json(200, json::object({{"ok", true}})); },
-        Auth::kNone);
+  r.add(
+      "GET", "/healthz",
+      [](const Request&) {
+        return Response::json(200, json::object({{"ok", true}}));
+      },
+      Auth::kNone);
   ServerOptions o;
   o.port = 0;
   o.workers = 2;
@@ -83,7 +86,9 @@ TEST(HttpServer, SilentClientsAreBoundedAndDoNotKeepTheServerDown) {
 
 TEST(HttpServer, HandlerExceptionsBecomeA500WithoutDetails) {
   Router r;
-  r.add("GET", "/boom", [](const Request&) -> Response { throw std::runtime_error("secret detail"); }, Auth::kNone);
+  r.add(
+      "GET", "/boom", [](const Request&) -> Response { throw std::runtime_error("secret detail"); },
+      Auth::kNone);
   ServerOptions o;
   o.port = 0;
   auto server = HttpServer::start(o, r, nullptr);

@@ -1,9 +1,9 @@
+#include "daemon/metrics.hpp"
+
 #include <gtest/gtest.h>
 
 #include <thread>
 #include <vector>
-
-#include "daemon/metrics.hpp"
 
 namespace weft::daemon {
 namespace {
@@ -16,7 +16,8 @@ TEST(Metrics, CountersRenderInPrometheusTextWithEscapedLabels) {
   runs.inc({"fa\"il\\ed\n"});
   runs.inc({"succeeded"}, -5);  // counters never go down
   std::string text = m.render();
-  EXPECT_NE(text.find("# HELP weft_runs_total Runs by status.\n# TYPE weft_runs_total counter\n"), std::string::npos);
+  EXPECT_NE(text.find("# HELP weft_runs_total Runs by status.\n# TYPE weft_runs_total counter\n"),
+            std::string::npos);
   EXPECT_NE(text.find("weft_runs_total{status=\"succeeded\"} 3\n"), std::string::npos) << text;
   EXPECT_NE(text.find("weft_runs_total{status=\"fa\\\"il\\\\ed\\n\"} 1\n"), std::string::npos) << text;
 }
@@ -28,10 +29,13 @@ TEST(Metrics, HistogramBucketsAreCumulativeWithSumAndCount) {
   h.observe({"slack"}, 0.5);
   h.observe({"slack"}, 7);
   std::string text = m.render();
-  EXPECT_NE(text.find("lat_seconds_bucket{connector=\"slack\",le=\"0.10000000000000001\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("lat_seconds_bucket{connector=\"slack\",le=\"0.10000000000000001\"} 1\n"),
+            std::string::npos)
+      << text;
   EXPECT_NE(text.find("lat_seconds_bucket{connector=\"slack\",le=\"1\"} 2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("lat_seconds_bucket{connector=\"slack\",le=\"+Inf\"} 3\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("lat_seconds_sum{connector=\"slack\"} 7.5499999999999998\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("lat_seconds_sum{connector=\"slack\"} 7.5499999999999998\n"), std::string::npos)
+      << text;
   EXPECT_NE(text.find("lat_seconds_count{connector=\"slack\"} 3\n"), std::string::npos) << text;
 }
 
@@ -40,8 +44,8 @@ TEST(Metrics, GaugeSetsAndUnlabelledFamiliesShowZeroFromTheStart) {
   declare_engine_metrics(m);
   std::string text = m.render();
   for (const char* name : {"weft_runs_total", "weft_step_duration_seconds", "weft_http_requests_total",
-                           "weft_http_retries_total", "weft_token_refreshes_total", "weft_rate_limit_cooldowns_total",
-                           "weft_connectors_loaded"})
+                           "weft_http_retries_total", "weft_token_refreshes_total",
+                           "weft_rate_limit_cooldowns_total", "weft_connectors_loaded"})
     EXPECT_NE(text.find(std::string("# TYPE ") + name), std::string::npos) << name;
   EXPECT_NE(text.find("weft_connectors_loaded 0\n"), std::string::npos);
   m.gauge("weft_connectors_loaded", "").set({}, 3);

@@ -1,19 +1,19 @@
-#include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "daemon/process.hpp"
 
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/StreamCopier.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <fstream>
 #include <thread>
 
-#include "daemon/process.hpp"
 #include "daemon/serve.hpp"
 #include "support/test_support.hpp"
 
@@ -71,8 +71,9 @@ TEST(DirWatcher, ReportsAddedChangedAndRemovedFiles) {
   test::TempDir a, b;
   a.write("existing.yaml", "x");
   std::vector<DirWatcher::Change> seen;
-  DirWatcher w({a.path(), b.path(), a.path() + "/missing"},
-               [&](const std::vector<DirWatcher::Change>& c) { seen.insert(seen.end(), c.begin(), c.end()); });
+  DirWatcher w({a.path(), b.path(), a.path() + "/missing"}, [&](const std::vector<DirWatcher::Change>& c) {
+    seen.insert(seen.end(), c.begin(), c.end());
+  });
   EXPECT_TRUE(w.poll_once().empty());  // existing files are not news
   std::string added = b.write("new.yaml", "1");
   a.write(".hidden.swp", "ignored");
@@ -130,6 +131,20 @@ TEST(Serve, BadConfigExitsTwoWithTheError) {
   std::string err = testing::internal::GetCapturedStderr();
   EXPECT_EQ(code, 2);
   EXPECT_NE(err.find("weft.yaml:1:10: workers (got 'many')"), std::string::npos) << err;
+}
+
+TEST(Serve, EngineStartFailureExitsOneWithTheReason) {
+  test::TempDir dir;
+  ServeOptions o;
+  o.config_path = dir.write("weft.yaml", "listen: 127.0.0.1:0\nhome: home\n");
+  o.on_config = [](const Config& c, Services&) {
+    return Status(Code::kDataLoss, "vault in " + c.home + " cannot be decrypted with this key");
+  };
+  testing::internal::CaptureStderr();
+  int code = serve(o, Services{});
+  std::string err = testing::internal::GetCapturedStderr();
+  EXPECT_EQ(code, 1);
+  EXPECT_NE(err.find("weft serve: vault in " + dir.path() + "/home cannot be decrypted"), std::string::npos) << err;
 }
 
 TEST(Serve, ReloadsOnSighupAndExitsZeroOnSigterm) {

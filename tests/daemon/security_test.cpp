@@ -1,10 +1,11 @@
+#include "daemon/security.hpp"
+
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 
 #include <thread>
 #include <vector>
 
-#include "daemon/security.hpp"
 #include "support/test_support.hpp"
 
 namespace weft::daemon {
@@ -69,7 +70,9 @@ TEST(Webhook, HmacSignatureOfTheRawBodyIsAcceptedAndAnyChangeRefused) {
             "757107ea0eb2509fc211221cce984b8a37570b6d7586c22c46f4379c8b043e17");
   const std::string body = R"({"a":1})";
   std::string good = "sha256=" + hmac_sha256_hex(p.secret, body);
-  auto with = [](std::string v) { return [v](const std::string& h) { return h == "x-hub-signature-256" ? v : ""; }; };
+  auto with = [](std::string v) {
+    return [v](const std::string& h) { return h == "x-hub-signature-256" ? v : ""; };
+  };
   EXPECT_TRUE(verify_webhook(p, body, with(good)).ok());
   EXPECT_EQ(verify_webhook(p, body + " ", with(good)).code(), Code::kUnauthenticated);
   EXPECT_EQ(verify_webhook(p, body, with("")).code(), Code::kUnauthenticated);

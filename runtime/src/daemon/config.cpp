@@ -8,18 +8,17 @@
 #include <Poco/Path.h>
 #include <yaml-cpp/yaml.h>
 
-#include <valijson/adapters/poco_json_adapter.hpp>
-#include <valijson/schema.hpp>
-#include <valijson/schema_parser.hpp>
-#include <valijson/validation_results.hpp>
-#include <valijson/validator.hpp>
-
 #include <algorithm>
 #include <cctype>
 #include <fstream>
 #include <memory>
 #include <mutex>
 #include <sstream>
+#include <valijson/adapters/poco_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
 
 #include "core/embedded.hpp"
 #include "core/json.hpp"
@@ -44,7 +43,8 @@ struct Converter {
   Json convert(const YAML::Node& n, int depth, const std::string& source) {
     if (!error.ok()) return {};
     if (++nodes > kMaxNodes || depth > kMaxDepth) {
-      error = Status(Code::kResourceExhausted, where(source, n.Mark()) + ": config is nested too deeply or too large");
+      error = Status(Code::kResourceExhausted,
+                     where(source, n.Mark()) + ": config is nested too deeply or too large");
       return {};
     }
     switch (n.Type()) {
@@ -184,7 +184,8 @@ Status parse_listen(std::string_view text, std::string& host, std::uint16_t& por
     h = t.substr(0, colon);
     p = t.substr(colon + 1);
   }
-  if (h.empty()) return {Code::kInvalidArgument, "bad listen address '" + t + "': the host is empty; " + hint};
+  if (h.empty())
+    return {Code::kInvalidArgument, "bad listen address '" + t + "': the host is empty; " + hint};
   unsigned v = 0;
   if (p.empty() || p.size() > 5 || p.find_first_not_of("0123456789") != std::string::npos ||
       !Poco::NumberParser::tryParseUnsigned(p, v) || v > 65535)
@@ -202,7 +203,8 @@ Result<std::chrono::milliseconds> parse_duration(std::string_view text) {
   Poco::UInt64 n = 0;
   if (num.empty() || num.size() > 9 || !Poco::NumberParser::tryParseUnsigned64(num, n) ||
       (unit != "ms" && unit != "s" && unit != "m"))
-    return Status(Code::kInvalidArgument, "bad duration '" + t + "': expected a number with ms, s or m (30s)");
+    return Status(Code::kInvalidArgument,
+                  "bad duration '" + t + "': expected a number with ms, s or m (30s)");
   std::uint64_t scale = unit == "ms" ? 1 : unit == "s" ? 1000 : 60000;
   return std::chrono::milliseconds(static_cast<std::int64_t>(n * scale));
 }
@@ -219,8 +221,8 @@ Result<Config> parse_config(std::string_view text, const std::string& source, co
   }
   if (root.IsNull() || !root.IsDefined()) root = YAML::Node(YAML::NodeType::Map);  // empty file: all defaults
   if (!root.IsMap())
-    return Status(Code::kInvalidArgument,
-                  where(source, root.Mark()) + ": the config must be a mapping of keys (listen:, home:, ...)");
+    return Status(Code::kInvalidArgument, where(source, root.Mark()) +
+                                              ": the config must be a mapping of keys (listen:, home:, ...)");
 
   const CompiledSchema& schema = config_schema();
   if (!schema.error.empty()) return Status(Code::kInternal, "config schema does not load: " + schema.error);
@@ -232,8 +234,8 @@ Result<Config> parse_config(std::string_view text, const std::string& source, co
     std::string hint;
     for (const auto& k : schema.keys)
       if (edit_distance(key, k) <= 2) hint = "; did you mean '" + k + "'?";
-    return Status(Code::kInvalidArgument, where(source, kv.first.Mark()) + ": unknown key '" + key + "'" + hint +
-                                              " (allowed: " + join(schema.keys) + ")");
+    return Status(Code::kInvalidArgument, where(source, kv.first.Mark()) + ": unknown key '" + key + "'" +
+                                              hint + " (allowed: " + join(schema.keys) + ")");
   }
 
   Converter conv;
@@ -270,9 +272,10 @@ Result<Config> parse_config(std::string_view text, const std::string& source, co
     for (const auto& d : root["connectors"]) cfg.connectors.push_back(resolve(d.Scalar(), base_dir));
   if (root["workflows"]) cfg.workflows = resolve(root["workflows"].Scalar(), base_dir);
   if (root["workers"]) cfg.workers = root["workers"].as<int>();
-  cfg.admin_token_file =
-      root["admin_token_file"] ? resolve(root["admin_token_file"].Scalar(), base_dir) : cfg.home + "/admin.token";
-  if (root["log_format"]) cfg.log_format = root["log_format"].Scalar() == "json" ? log::Format::kJson : log::Format::kText;
+  cfg.admin_token_file = root["admin_token_file"] ? resolve(root["admin_token_file"].Scalar(), base_dir)
+                                                  : cfg.home + "/admin.token";
+  if (root["log_format"])
+    cfg.log_format = root["log_format"].Scalar() == "json" ? log::Format::kJson : log::Format::kText;
   if (root["drain_timeout"]) {
     auto d = parse_duration(root["drain_timeout"].Scalar());
     if (!d) return d.status().with_context(mark_of("drain_timeout"));
@@ -280,7 +283,8 @@ Result<Config> parse_config(std::string_view text, const std::string& source, co
   }
   if (root["max_body_bytes"]) cfg.max_body_bytes = root["max_body_bytes"].as<std::size_t>();
   if (auto g = root["ssrf_guard"]) {
-    if (g["enabled"]) cfg.ssrf_guard.enabled = json::get(json::get(doc, "ssrf_guard"), "enabled").convert<bool>();
+    if (g["enabled"])
+      cfg.ssrf_guard.enabled = json::get(json::get(doc, "ssrf_guard"), "enabled").convert<bool>();
     if (g["allow"])
       for (const auto& c : g["allow"]) cfg.ssrf_guard.allow.push_back(c.Scalar());
   }

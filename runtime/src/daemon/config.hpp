@@ -25,7 +25,7 @@ struct SsrfGuardConfig {
 struct Config {
   std::string listen_host = "127.0.0.1";
   std::uint16_t listen_port = 8080;  // 0 = an ephemeral port (tests)
-  std::string home;                   // absolute when loaded from a file
+  std::string home;                  // absolute when loaded from a file
   std::vector<std::string> connectors;
   std::string workflows;
   int workers = 4;

@@ -29,7 +29,8 @@ bool valid_zone_name(const std::string& n) {
   if (n.empty() || n.size() > 128 || n.front() == '/' || n.back() == '/') return false;
   if (n.find("..") != std::string::npos || n.find("//") != std::string::npos) return false;
   for (char c : n)
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' || c == '+')) return false;
+    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '/' || c == '_' || c == '-' || c == '+'))
+      return false;
   return true;
 }
 
@@ -40,7 +41,8 @@ struct FieldSpec {
   const char* const* names;  // names[i] is value min+i, or null
 };
 
-const char* const kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN", "JUL", "AUG", "SEP", "OCT", "NOV", "DEC", nullptr};
+const char* const kMonthNames[] = {"JAN", "FEB", "MAR", "APR", "MAY", "JUN",  "JUL",
+                                   "AUG", "SEP", "OCT", "NOV", "DEC", nullptr};
 const char* const kDayNames[] = {"SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", nullptr};
 
 Status field_error(int index, const FieldSpec& f, const std::string& msg) {
@@ -58,7 +60,8 @@ Result<int> value_of(const std::string& s, int index, const FieldSpec& f) {
       !Poco::NumberParser::tryParse(s, v))
     return field_error(index, f, "'" + s + "' is not a number" + (f.names ? " or a name" : std::string()));
   if (v < f.min || v > f.max)
-    return field_error(index, f, s + " is out of range " + std::to_string(f.min) + "-" + std::to_string(f.max));
+    return field_error(index, f,
+                       s + " is out of range " + std::to_string(f.min) + "-" + std::to_string(f.max));
   return v;
 }
 
@@ -112,13 +115,16 @@ TimeZone TimeZone::utc() {
 Result<TimeZone> TimeZone::load(const std::string& name) {
   if (name == "UTC" || name == "Etc/UTC" || name == "Z") return utc();
   if (!valid_zone_name(name))
-    return Status(Code::kInvalidArgument, "bad time zone name '" + name + "': use an IANA name such as Europe/Paris");
+    return Status(Code::kInvalidArgument,
+                  "bad time zone name '" + name + "': use an IANA name such as Europe/Paris");
   const char* env = std::getenv("TZDIR");
   const std::string dir = env && *env ? env : "/usr/share/zoneinfo";
   std::ifstream in(dir + "/" + name, std::ios::binary);
   if (!in) return Status(Code::kNotFound, "unknown time zone '" + name + "' (not in " + dir + ")");
   std::string data((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  const auto corrupt = [&] { return Status(Code::kDataLoss, "time zone file " + dir + "/" + name + " is not valid TZif"); };
+  const auto corrupt = [&] {
+    return Status(Code::kDataLoss, "time zone file " + dir + "/" + name + " is not valid TZif");
+  };
   constexpr std::size_t kHeader = 44;
   auto* p = reinterpret_cast<const unsigned char*>(data.data());
   if (data.size() < kHeader || data.compare(0, 4, "TZif") != 0) return corrupt();
@@ -141,10 +147,12 @@ Result<TimeZone> TimeZone::load(const std::string& name) {
     tbytes = 8;
   }
   const std::size_t timecnt = static_cast<std::size_t>(c[3]), typecnt = static_cast<std::size_t>(c[4]);
-  if (typecnt == 0 || data.size() < at + timecnt * static_cast<std::size_t>(tbytes + 1) + typecnt * 6) return corrupt();
+  if (typecnt == 0 || data.size() < at + timecnt * static_cast<std::size_t>(tbytes + 1) + typecnt * 6)
+    return corrupt();
   std::vector<std::int32_t> type_offsets(typecnt);
   const std::size_t types_at = at + timecnt * static_cast<std::size_t>(tbytes + 1);
-  for (std::size_t i = 0; i < typecnt; ++i) type_offsets[i] = static_cast<std::int32_t>(read_be(p + types_at + 6 * i, 4));
+  for (std::size_t i = 0; i < typecnt; ++i)
+    type_offsets[i] = static_cast<std::int32_t>(read_be(p + types_at + 6 * i, 4));
   TimeZone z;
   z.name_ = name;
   z.initial_offset_ = type_offsets[0];
@@ -167,14 +175,16 @@ Result<CronSchedule> CronSchedule::parse(std::string_view expr_view, const std::
   std::string expr = Poco::trim(std::string(expr_view));
   static const std::pair<const char*, const char*> kMacros[] = {
       {"@yearly", "0 0 1 1 *"}, {"@annually", "0 0 1 1 *"}, {"@monthly", "0 0 1 * *"},
-      {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"}, {"@hourly", "0 * * * *"}};
+      {"@weekly", "0 0 * * 0"}, {"@daily", "0 0 * * *"},    {"@midnight", "0 0 * * *"},
+      {"@hourly", "0 * * * *"}};
   std::string text = expr;
   if (!text.empty() && text.front() == '@') {
     bool found = false;
     for (const auto& [m, e] : kMacros)
       if (text == m) text = e, found = true;
     if (!found)
-      return Status(Code::kInvalidArgument, "unknown cron macro '" + expr + "' (use @hourly, @daily, @weekly, @monthly or @yearly)");
+      return Status(Code::kInvalidArgument,
+                    "unknown cron macro '" + expr + "' (use @hourly, @daily, @weekly, @monthly or @yearly)");
   }
   std::vector<std::string> fields;
   for (std::size_t i = 0; i < text.size();) {
@@ -184,8 +194,9 @@ Result<CronSchedule> CronSchedule::parse(std::string_view expr_view, const std::
     i = j + 1;
   }
   if (fields.size() != 5)
-    return Status(Code::kInvalidArgument, "cron expression '" + expr + "' has " + std::to_string(fields.size()) +
-                                              " fields; expected 5: minute hour day-of-month month day-of-week");
+    return Status(Code::kInvalidArgument,
+                  "cron expression '" + expr + "' has " + std::to_string(fields.size()) +
+                      " fields; expected 5: minute hour day-of-month month day-of-week");
 
   CronSchedule s;
   s.expr_ = expr;
@@ -203,11 +214,21 @@ Result<CronSchedule> CronSchedule::parse(std::string_view expr_view, const std::
     for (std::size_t v = 0; v < bits.size(); ++v) {
       if (!bits[v]) continue;
       switch (i) {
-        case 0: s.minutes_.set(v); break;
-        case 1: s.hours_.set(v); break;
-        case 2: s.days_.set(v); break;
-        case 3: s.months_.set(v); break;
-        case 4: s.weekdays_.set(v % 7); break;  // 7 is Sunday too
+        case 0:
+          s.minutes_.set(v);
+          break;
+        case 1:
+          s.hours_.set(v);
+          break;
+        case 2:
+          s.days_.set(v);
+          break;
+        case 3:
+          s.months_.set(v);
+          break;
+        case 4:
+          s.weekdays_.set(v % 7);
+          break;  // 7 is Sunday too
       }
     }
   }

@@ -65,9 +65,9 @@ class CronSchedule {
   TimeZone tz_;
   std::bitset<60> minutes_;
   std::bitset<24> hours_;
-  std::bitset<32> days_;    // 1-31
-  std::bitset<13> months_;  // 1-12
-  std::bitset<7> weekdays_; // 0 = Sunday
+  std::bitset<32> days_;     // 1-31
+  std::bitset<13> months_;   // 1-12
+  std::bitset<7> weekdays_;  // 0 = Sunday
   bool dom_restricted_ = false;
   bool dow_restricted_ = false;
 };

@@ -24,7 +24,8 @@ Response bad_name(const std::string& kind, const std::string& name) {
 Result<Json> body_json(const Request& q) {
   if (q.body.empty()) return json::object();
   auto doc = json::parse(q.body);
-  if (!doc) return Status(Code::kInvalidArgument, "request body is not valid JSON: " + doc.status().message());
+  if (!doc)
+    return Status(Code::kInvalidArgument, "request body is not valid JSON: " + doc.status().message());
   return doc;
 }
 
@@ -85,7 +86,8 @@ Status Daemon::start() {
   auto server = HttpServer::start(o, router_, &metrics_);
   if (!server) return server.status();
   server_ = std::move(*server);
-  log::info("daemon", "listening", {{"address", config_.listen_host + ":" + std::to_string(server_->port())}});
+  log::info("daemon", "listening",
+            {{"address", config_.listen_host + ":" + std::to_string(server_->port())}});
   return Status::Ok();
 }
 
@@ -102,8 +104,12 @@ void Daemon::add_routes() {
   Services& s = services_;
   Router& r = router_;
 
-  r.add("GET", "/healthz", [](const Request&) { return Response::json(200, json::object({{"status", "ok"}})); },
-        Auth::kNone);
+  r.add(
+      "GET", "/healthz",
+      [](const Request&) {
+        return Response::json(200, json::object({{"status", "ok"}}));
+      },
+      Auth::kNone);
   // Metrics need the admin token: they name workflows and connectors. Prometheus sends it with
   // `authorization: {credentials_file: <home>/admin.token}` in the scrape config.
   r.add("GET", "/metrics", [this](const Request&) {
@@ -123,7 +129,8 @@ void Daemon::add_routes() {
     if (!s.connections) return unavailable("connections");
     auto body = body_json(q);
     if (!body) return Response::from_status(body.status());
-    if (!json::is_object(*body)) return Response::error(400, "invalid_argument", "request body must be a JSON object");
+    if (!json::is_object(*body))
+      return Response::error(400, "invalid_argument", "request body must be a JSON object");
     std::string name = json::get_string(*body, "name");
     if (!valid_name(name)) return bad_name("connection", name);
     return ok_or(s.connections->create_connection(*body), 201);
@@ -172,10 +179,12 @@ void Daemon::add_routes() {
     auto body = body_json(q);
     if (!body) return Response::from_status(body.status());
     if (!json::is_object(*body))
-      return Response::error(400, "invalid_argument", "request body must be a JSON object like {\"inputs\": {...}}");
+      return Response::error(400, "invalid_argument",
+                             "request body must be a JSON object like {\"inputs\": {...}}");
     Json inputs = json::get(*body, "inputs");
     if (inputs.isEmpty()) inputs = json::object();
-    if (!json::is_object(inputs)) return Response::error(400, "invalid_argument", "\"inputs\" must be an object");
+    if (!json::is_object(inputs))
+      return Response::error(400, "invalid_argument", "\"inputs\" must be an object");
     Json async_v = json::get(*body, "async");
     bool async = !async_v.isEmpty() && async_v.isBoolean() && async_v.extract<bool>();
     Json trigger = json::object({{"type", "api"}, {"inputs", inputs}});
@@ -238,7 +247,8 @@ void Daemon::add_routes() {
           if (!private_header(k, *policy)) headers->set(k, v);
         auto query = json::new_object();
         for (const auto& [k, v] : q.query) query->set(k, v);
-        Json trigger = json::object({{"type", "webhook"}, {"body", body}, {"headers", Json(headers)}, {"query", Json(query)}});
+        Json trigger = json::object(
+            {{"type", "webhook"}, {"body", body}, {"headers", Json(headers)}, {"query", Json(query)}});
         bool async = s.workflows->webhook_is_async(name);
         return run_response(s.runs->trigger_workflow(name, trigger, async), async);
       },

@@ -40,19 +40,32 @@ std::vector<std::string> split_path(const std::string& path) {
 
 int http_status_of(Code c) {
   switch (c) {
-    case Code::kOk: return 200;
-    case Code::kInvalidArgument: return 400;
-    case Code::kNotFound: return 404;
-    case Code::kAlreadyExists: return 409;
-    case Code::kFailedPrecondition: return 409;
-    case Code::kUnauthenticated: return 401;
-    case Code::kPermissionDenied: return 403;
-    case Code::kUnavailable: return 503;
-    case Code::kDeadlineExceeded: return 504;
-    case Code::kRateLimited: return 429;
-    case Code::kResourceExhausted: return 413;
-    case Code::kDataLoss: return 500;
-    case Code::kInternal: return 500;
+    case Code::kOk:
+      return 200;
+    case Code::kInvalidArgument:
+      return 400;
+    case Code::kNotFound:
+      return 404;
+    case Code::kAlreadyExists:
+      return 409;
+    case Code::kFailedPrecondition:
+      return 409;
+    case Code::kUnauthenticated:
+      return 401;
+    case Code::kPermissionDenied:
+      return 403;
+    case Code::kUnavailable:
+      return 503;
+    case Code::kDeadlineExceeded:
+      return 504;
+    case Code::kRateLimited:
+      return 429;
+    case Code::kResourceExhausted:
+      return 413;
+    case Code::kDataLoss:
+      return 500;
+    case Code::kInternal:
+      return 500;
   }
   return 500;
 }
@@ -187,7 +200,8 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       r = Response::error(500, "internal", "internal error; see the daemon log");
     }
     if (impl_.metrics)
-      impl_.metrics->counter("weft_api_requests_total", "", {"route", "code"}).inc({route, std::to_string(r.status)});
+      impl_.metrics->counter("weft_api_requests_total", "", {"route", "code"})
+          .inc({route, std::to_string(r.status)});
     try {
       resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
       resp.setContentType(r.content_type);
@@ -231,7 +245,8 @@ Response HttpServer::Impl::handle(Poco::Net::HTTPServerRequest& req, Poco::Net::
     const std::string auth = req.get("Authorization", "");
     const std::string prefix = "Bearer ";
     bool ok = auth.size() > prefix.size() && Poco::icompare(auth.substr(0, prefix.size()), prefix) == 0 &&
-              !options.admin_token.empty() && constant_time_equals(auth.substr(prefix.size()), options.admin_token);
+              !options.admin_token.empty() &&
+              constant_time_equals(auth.substr(prefix.size()), options.admin_token);
     if (!ok) {
       resp.setKeepAlive(false);  // the body (if any) is not read
       Response r = Response::error(401, "unauthenticated", "missing or wrong admin token");
@@ -247,8 +262,8 @@ Response HttpServer::Impl::handle(Poco::Net::HTTPServerRequest& req, Poco::Net::
     resp.setKeepAlive(false);
     std::string allow;
     for (const auto& a : m.allowed) allow += (allow.empty() ? "" : ", ") + a;
-    Response r = Response::error(405, "method_not_allowed", req.getMethod() + " is not allowed on " + raw_path +
-                                                                "; allowed: " + allow);
+    Response r = Response::error(405, "method_not_allowed",
+                                 req.getMethod() + " is not allowed on " + raw_path + "; allowed: " + allow);
     r.headers.emplace_back("Allow", allow);
     return r;
   }
@@ -268,7 +283,8 @@ Response HttpServer::Impl::handle(Poco::Net::HTTPServerRequest& req, Poco::Net::
   // The body: refused from its declared length before reading, or as soon as a chunked body passes
   // the limit, so a 100 MB upload costs one 64 KiB buffer. The connection is closed afterwards because
   // the rest of the body is still on the wire.
-  const std::string too_big = "request body is larger than max_body_bytes (" + std::to_string(options.max_body_bytes) +
+  const std::string too_big = "request body is larger than max_body_bytes (" +
+                              std::to_string(options.max_body_bytes) +
                               " bytes); raise max_body_bytes in the config to accept it";
   if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(options.max_body_bytes)) {
     resp.setKeepAlive(false);
@@ -310,7 +326,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const ServerOptions& optio
     impl->socket.listen(128);
   } catch (const Poco::Exception& e) {
     std::string reason = e.message().empty() ? e.displayText() : e.message();
-    if (dynamic_cast<const Poco::Net::HostNotFoundException*>(&e) || dynamic_cast<const Poco::Net::NoAddressFoundException*>(&e))
+    if (dynamic_cast<const Poco::Net::HostNotFoundException*>(&e) ||
+        dynamic_cast<const Poco::Net::NoAddressFoundException*>(&e))
       reason = "cannot resolve host '" + options.host + "'";
     else if (e.code() == EADDRINUSE || reason.find("already in use") != std::string::npos)
       reason = "address already in use";
@@ -332,7 +349,8 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const ServerOptions& optio
   params->setServerName("weft");
   impl->pool = std::make_unique<Poco::ThreadPool>(1, workers);
   Impl& ref = *impl;
-  impl->server = std::make_unique<Poco::Net::HTTPServer>(new HandlerFactory(ref), *impl->pool, impl->socket, params);
+  impl->server =
+      std::make_unique<Poco::Net::HTTPServer>(new HandlerFactory(ref), *impl->pool, impl->socket, params);
   impl->server->start();
   return std::unique_ptr<HttpServer>(new HttpServer(std::move(impl)));
 }

@@ -26,8 +26,8 @@ namespace weft::daemon {
 // One request as handlers see it: the body is already read (and bounded), names are lowercase.
 struct Request {
   std::string method;
-  std::string path;                            // raw (still percent-encoded) path
-  std::map<std::string, std::string> params;   // decoded path parameters ({id} → "r-1")
+  std::string path;                                          // raw (still percent-encoded) path
+  std::map<std::string, std::string> params;                 // decoded path parameters ({id} → "r-1")
   std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased, in order
   std::string body;
@@ -89,8 +89,8 @@ struct ServerOptions {
   int workers = 4;            // threads handling requests
   int max_queued = 64;        // accepted connections waiting for a worker; beyond it they are closed
   std::size_t max_body_bytes = 1024 * 1024;
-  std::chrono::seconds io_timeout{15};          // a client that stalls reading or writing is dropped
-  std::chrono::seconds keep_alive_timeout{5};   // an idle keep-alive connection is closed
+  std::chrono::seconds io_timeout{15};         // a client that stalls reading or writing is dropped
+  std::chrono::seconds keep_alive_timeout{5};  // an idle keep-alive connection is closed
   int max_keep_alive_requests = 100;
   std::string admin_token;  // required as "Authorization: Bearer <token>" on Auth::kAdmin routes
 };

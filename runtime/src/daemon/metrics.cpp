@@ -11,10 +11,14 @@ namespace {
 std::string escape(const std::string& s, bool quote) {
   std::string out;
   for (char c : s) {
-    if (c == '\\') out += "\\\\";
-    else if (c == '\n') out += "\\n";
-    else if (c == '"' && quote) out += "\\\"";
-    else out += c;
+    if (c == '\\')
+      out += "\\\\";
+    else if (c == '\n')
+      out += "\\n";
+    else if (c == '"' && quote)
+      out += "\\\"";
+    else
+      out += c;
   }
   return out;
 }
@@ -29,18 +33,24 @@ std::string number(double v) {
 
 const char* type_name(MetricFamily::Type t) {
   switch (t) {
-    case MetricFamily::Type::kCounter: return "counter";
-    case MetricFamily::Type::kGauge: return "gauge";
-    case MetricFamily::Type::kHistogram: return "histogram";
+    case MetricFamily::Type::kCounter:
+      return "counter";
+    case MetricFamily::Type::kGauge:
+      return "gauge";
+    case MetricFamily::Type::kHistogram:
+      return "histogram";
   }
   return "untyped";
 }
 
 }  // namespace
 
-MetricFamily::MetricFamily(std::string name, std::string help, Type type, std::vector<std::string> label_names,
-                           std::vector<double> buckets)
-    : name_(std::move(name)), help_(std::move(help)), type_(type), label_names_(std::move(label_names)),
+MetricFamily::MetricFamily(std::string name, std::string help, Type type,
+                           std::vector<std::string> label_names, std::vector<double> buckets)
+    : name_(std::move(name)),
+      help_(std::move(help)),
+      type_(type),
+      label_names_(std::move(label_names)),
       buckets_(std::move(buckets)) {}
 
 Labels MetricFamily::normalize(const Labels& labels) const {
@@ -119,18 +129,21 @@ MetricFamily& Metrics::get_or_add(const std::string& name, const std::string& he
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& f : families_)
     if (f->name() == name) return *f;
-  families_.push_back(std::make_unique<MetricFamily>(name, help, type, std::move(labels), std::move(buckets)));
+  families_.push_back(
+      std::make_unique<MetricFamily>(name, help, type, std::move(labels), std::move(buckets)));
   return *families_.back();
 }
 
-MetricFamily& Metrics::counter(const std::string& name, const std::string& help, std::vector<std::string> labels) {
+MetricFamily& Metrics::counter(const std::string& name, const std::string& help,
+                               std::vector<std::string> labels) {
   return get_or_add(name, help, MetricFamily::Type::kCounter, std::move(labels), {});
 }
-MetricFamily& Metrics::gauge(const std::string& name, const std::string& help, std::vector<std::string> labels) {
+MetricFamily& Metrics::gauge(const std::string& name, const std::string& help,
+                             std::vector<std::string> labels) {
   return get_or_add(name, help, MetricFamily::Type::kGauge, std::move(labels), {});
 }
-MetricFamily& Metrics::histogram(const std::string& name, const std::string& help, std::vector<std::string> labels,
-                                 std::vector<double> buckets) {
+MetricFamily& Metrics::histogram(const std::string& name, const std::string& help,
+                                 std::vector<std::string> labels, std::vector<double> buckets) {
   return get_or_add(name, help, MetricFamily::Type::kHistogram, std::move(labels), std::move(buckets));
 }
 
@@ -145,13 +158,16 @@ void declare_engine_metrics(Metrics& m) {
   m.counter("weft_runs_total", "Workflow runs by final status.", {"status"});
   m.histogram("weft_step_duration_seconds", "Latency of workflow steps.", {"connector", "action"},
               {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
-  m.counter("weft_http_requests_total", "Outbound HTTP calls by connector and response status.", {"connector", "status"});
+  m.counter("weft_http_requests_total", "Outbound HTTP calls by connector and response status.",
+            {"connector", "status"});
   m.counter("weft_http_retries_total", "Outbound HTTP retries by connector.", {"connector"});
-  m.counter("weft_token_refreshes_total", "OAuth token refreshes by connector and result.", {"connector", "result"});
-  m.counter("weft_rate_limit_cooldowns_total", "Rate-limit cooldowns (429/503 with Retry-After) by connector.",
-            {"connector"});
+  m.counter("weft_token_refreshes_total", "OAuth token refreshes by connector and result.",
+            {"connector", "result"});
+  m.counter("weft_rate_limit_cooldowns_total",
+            "Rate-limit cooldowns (429/503 with Retry-After) by connector.", {"connector"});
   m.gauge("weft_connectors_loaded", "Connectors currently loaded.");
-  m.counter("weft_api_requests_total", "Requests to the daemon's HTTP API by route and status code.", {"route", "code"});
+  m.counter("weft_api_requests_total", "Requests to the daemon's HTTP API by route and status code.",
+            {"route", "code"});
 }
 
 }  // namespace weft::daemon

@@ -63,7 +63,8 @@ class MetricFamily {
 // declaration with the same name returns the first one). References stay valid for the registry's life.
 class Metrics {
  public:
-  MetricFamily& counter(const std::string& name, const std::string& help, std::vector<std::string> labels = {});
+  MetricFamily& counter(const std::string& name, const std::string& help,
+                        std::vector<std::string> labels = {});
   MetricFamily& gauge(const std::string& name, const std::string& help, std::vector<std::string> labels = {});
   MetricFamily& histogram(const std::string& name, const std::string& help, std::vector<std::string> labels,
                           std::vector<double> buckets);

@@ -43,7 +43,8 @@ Result<PidFile> PidFile::acquire(const std::string& path) {
   const int self = static_cast<int>(::getpid());
   const std::string tmp = path + ".tmp." + std::to_string(self);
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return Status(Code::kUnavailable, "cannot write pid file " + path + ": " + std::strerror(errno));
+  if (fd < 0)
+    return Status(Code::kUnavailable, "cannot write pid file " + path + ": " + std::strerror(errno));
   bool ok = write_all(fd, std::to_string(self) + "\n");
   ::close(fd);
   if (!ok) {
@@ -61,7 +62,8 @@ Result<PidFile> PidFile::acquire(const std::string& path) {
     if (holder != 0 && holder != self && process_alive(holder)) {
       ::unlink(tmp.c_str());
       return Status(Code::kAlreadyExists, "pid file " + path + " is held by running process " +
-                                              std::to_string(holder) + "; stop it first or use another --pidfile");
+                                              std::to_string(holder) +
+                                              "; stop it first or use another --pidfile");
     }
     log::warn("daemon", "replacing stale pid file", {{"path", path}, {"pid", std::to_string(holder)}});
     ::unlink(path.c_str());
@@ -71,7 +73,9 @@ Result<PidFile> PidFile::acquire(const std::string& path) {
   return Status(Code::kUnavailable, "cannot create pid file " + path + ": " + std::strerror(err));
 }
 
-PidFile::PidFile(PidFile&& other) noexcept : path_(std::move(other.path_)), pid_(other.pid_) { other.pid_ = 0; }
+PidFile::PidFile(PidFile&& other) noexcept : path_(std::move(other.path_)), pid_(other.pid_) {
+  other.pid_ = 0;
+}
 
 PidFile::~PidFile() {
   if (pid_ != 0 && read_pid(path_) == pid_) ::unlink(path_.c_str());
@@ -97,7 +101,8 @@ void DetachedParent::fail(const Status& s) {
 
 Result<DetachedParent> detach() {
   int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0) return Status(Code::kUnavailable, std::string("pipe: ") + std::strerror(errno));
+  if (::pipe2(fds, O_CLOEXEC) != 0)
+    return Status(Code::kUnavailable, std::string("pipe: ") + std::strerror(errno));
   pid_t child = ::fork();
   if (child < 0) {
     ::close(fds[0]);
@@ -196,8 +201,10 @@ std::vector<DirWatcher::Change> DirWatcher::poll_once() {
   std::vector<Change> changes;
   for (const auto& [path, stamp] : now) {
     auto it = last_.find(path);
-    if (it == last_.end()) changes.push_back({Change::Kind::kAdded, path});
-    else if (!(it->second == stamp)) changes.push_back({Change::Kind::kChanged, path});
+    if (it == last_.end())
+      changes.push_back({Change::Kind::kAdded, path});
+    else if (!(it->second == stamp))
+      changes.push_back({Change::Kind::kChanged, path});
   }
   for (const auto& [path, stamp] : last_)
     if (!now.count(path)) changes.push_back({Change::Kind::kRemoved, path});

@@ -33,18 +33,18 @@ class Sha256 : public Poco::SHA2Engine {
 
 Result<std::string> read_token(const std::string& path) {
   struct stat st {};
-  if (::stat(path.c_str(), &st) != 0)
-    return Status(Code::kNotFound, "no admin token file " + path);
+  if (::stat(path.c_str(), &st) != 0) return Status(Code::kNotFound, "no admin token file " + path);
   if ((st.st_mode & 077) != 0)
-    return Status(Code::kPermissionDenied, "admin token file " + path +
-                                               " is accessible by group or others; run: chmod 600 " + path);
+    return Status(Code::kPermissionDenied,
+                  "admin token file " + path + " is accessible by group or others; run: chmod 600 " + path);
   std::ifstream in(path);
   std::string token;
   std::getline(in, token);
   while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
   if (token.size() < 32 || token.size() > 1024)
-    return Status(Code::kDataLoss, "admin token file " + path +
-                                       " does not hold a token (32-1024 characters); delete it to create a new one");
+    return Status(Code::kDataLoss,
+                  "admin token file " + path +
+                      " does not hold a token (32-1024 characters); delete it to create a new one");
   return token;
 }
 
@@ -70,7 +70,8 @@ Result<std::string> ensure_admin_token(const std::string& path) {
   // link() fails when another process won the race: then its token is the one to use.
   if (ok && ::link(tmp.c_str(), path.c_str()) != 0 && errno != EEXIST) ok = false;
   ::unlink(tmp.c_str());
-  if (!ok) return Status(Code::kUnavailable, "cannot write admin token file " + path + ": " + std::strerror(errno));
+  if (!ok)
+    return Status(Code::kUnavailable, "cannot write admin token file " + path + ": " + std::strerror(errno));
   return read_token(path);
 }
 
@@ -97,7 +98,8 @@ Status verify_webhook(const WebhookPolicy& policy, const std::string& raw_body,
       if (got.empty()) return {Code::kUnauthenticated, "missing webhook signature header " + header};
       const std::string prefix = "sha256=";
       if (got.rfind(prefix, 0) != 0)
-        return {Code::kUnauthenticated, "webhook signature must look like sha256=<hex of HMAC-SHA256 of the body>"};
+        return {Code::kUnauthenticated,
+                "webhook signature must look like sha256=<hex of HMAC-SHA256 of the body>"};
       std::string expected = hmac_sha256_hex(policy.secret, raw_body);
       if (!constant_time_equals(Poco::toLower(got.substr(prefix.size())), expected))
         return {Code::kUnauthenticated, "webhook signature does not match the body"};

@@ -16,29 +16,23 @@ namespace {
 void reload(const Services& s, const char* why) {
   if (!s.reload) return;
   auto r = s.reload();
-  if (r) log::info("daemon", "reloaded", {{"reason", why}, {"summary", json::stringify(*r)}});
-  else log::error("daemon", "reload failed; keeping what was loaded", {{"reason", why}, {"error", r.status().message()}});
+  if (r)
+    log::info("daemon", "reloaded", {{"reason", why}, {"summary", json::stringify(*r)}});
+  else
+    log::error("daemon", "reload failed; keeping what was loaded",
+               {{"reason", why}, {"error", r.status().message()}});
 }
 
 }  // namespace
 
 int serve(const ServeOptions& options, Services services, Metrics* metrics) {
-  Result<Config> cfg = options.config_path.empty()
-                           ? parse_config("", "(defaults)", "", paths::default_home())
-                           : load_config(options.config_path);
+  Result<Config> cfg = options.config_path.empty() ? parse_config("", "(defaults)", "", paths::default_home())
+                                                   : load_config(options.config_path);
   if (!cfg) {
     std::cerr << "weft serve: " << cfg.status().message() << "\n";
     return 2;
   }
   log::set_format(cfg->log_format);
-  if (options.on_config) {
-    Status s = options.on_config(*cfg, services);
-    if (!s.ok()) {
-      std::cerr << "weft serve: " << s.message() << "\n";
-      return 1;
-    }
-  }
-
   std::optional<DetachedParent> parent;
   if (options.daemonize) {
     auto d = detach();
@@ -49,8 +43,10 @@ int serve(const ServeOptions& options, Services services, Metrics* metrics) {
     parent.emplace(std::move(*d));
   }
   auto fail = [&](const Status& s) {
-    if (parent) parent->fail(s);
-    else std::cerr << "weft serve: " << s.message() << "\n";
+    if (parent)
+      parent->fail(s);
+    else
+      std::cerr << "weft serve: " << s.message() << "\n";
     log::error("daemon", "cannot start", {{"error", s.message()}});
     return 1;
   };
@@ -67,6 +63,12 @@ int serve(const ServeOptions& options, Services services, Metrics* metrics) {
     if (!paths::ensure_private_dir(cfg->home, err)) return fail(Status(Code::kUnavailable, err));
   }
 
+  // After detaching and blocking signals: threads the engine starts here live in the daemon process
+  // and inherit the signal mask.
+  if (options.on_config) {
+    if (Status s = options.on_config(*cfg, services); !s.ok()) return fail(s);
+  }
+
   Metrics own_metrics;
   Metrics& m = metrics ? *metrics : own_metrics;
   declare_engine_metrics(m);
@@ -77,7 +79,8 @@ int serve(const ServeOptions& options, Services services, Metrics* metrics) {
   std::vector<std::string> watched = cfg->connectors;
   if (!cfg->workflows.empty()) watched.push_back(cfg->workflows);
   DirWatcher watcher(watched, [&services](const std::vector<DirWatcher::Change>& changes) {
-    log::info("daemon", "files changed", {{"count", std::to_string(changes.size())}, {"first", changes.front().path}});
+    log::info("daemon", "files changed",
+              {{"count", std::to_string(changes.size())}, {"first", changes.front().path}});
     reload(services, "files changed");
   });
   watcher.start(options.watch_interval);

@@ -21,8 +21,9 @@ struct ServeOptions {
   bool daemonize = false;   // --daemon: detach; the starting process exits 0 once the port is bound
   std::string pidfile;      // --pidfile FILE (optional)
   std::chrono::milliseconds watch_interval{1000};  // connectors/workflows directory polling
-  // Called after the config is loaded and before anything starts, e.g. to open the engine with
-  // cfg.home / cfg.connectors and fill Services. A failure stops serve() with exit code 1.
+  // Called once the config is loaded, the process detached, signals blocked and the pid file held,
+  // before the HTTP server starts: open the engine with cfg.home / cfg.connectors and fill Services
+  // here (threads started here are the daemon's). A failure stops serve() with exit code 1.
   std::function<Status(const Config&, Services&)> on_config;
 };
 

@@ -62,7 +62,8 @@ class ConnectionService {
   virtual Status delete_connection(const std::string& name) = 0;
   // Starts OAuth for connection `name`; returns the URL to open in a browser. redirect_uri is
   // <public_url>/oauth/callback.
-  virtual Result<std::string> start_authorization(const std::string& name, const std::string& redirect_uri) = 0;
+  virtual Result<std::string> start_authorization(const std::string& name,
+                                                  const std::string& redirect_uri) = 0;
   // Finishes OAuth from the callback's query (code, state, error...). The service checks state
   // (single-use, unexpired); a bad state is invalid_argument/permission_denied, nothing exchanged.
   // Returns the connection name on success.
