@@ -51,7 +51,8 @@ Response run_response(const Result<Json>& run, bool async) {
   if (!async) return Response::json(200, *run);
   Response r = Response::json(202, *run);
   std::string id = json::get_string(*run, "id");
-  if (!id.empty()) r.headers.emplace_back("Location", "/v1/runs/" + id);
+  // Only a well-formed id goes into a header: nothing from a service can inject CR/LF (row 18).
+  if (valid_name(id)) r.headers.emplace_back("Location", "/v1/runs/" + id);
   return r;
 }
 
