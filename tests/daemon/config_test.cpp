@@ -18,7 +18,7 @@ TEST(Config, EmptyFileGivesTheDocumentedDefaults) {
   EXPECT_EQ(c->listen_port, 8080);
   EXPECT_EQ(c->home, "/var/lib/weft");
   EXPECT_EQ(c->admin_token_file, "/var/lib/weft/admin.token");
-  EXPECT_EQ(c->workers, 4);
+  EXPECT_EQ(c->workers, 16);
   EXPECT_EQ(c->max_body_bytes, 1024u * 1024u);
   EXPECT_EQ(c->drain_timeout, std::chrono::seconds(30));
   EXPECT_EQ(c->log_format, log::Format::kText);

@@ -28,7 +28,7 @@ struct Config {
   std::string home;                  // absolute when loaded from a file
   std::vector<std::string> connectors;
   std::string workflows;
-  int workers = 4;
+  int workers = 16;              // a synchronous webhook holds a worker for its whole run
   std::string admin_token_file;  // default <home>/admin.token
   log::Format log_format = log::Format::kText;
   std::chrono::milliseconds drain_timeout{30000};

@@ -86,7 +86,7 @@ class Router {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;  // 0: an ephemeral port, see HttpServer::port()
-  int workers = 4;            // threads handling requests
+  int workers = 16;           // threads handling requests
   int max_queued = 64;        // accepted connections waiting for a worker; beyond it they are closed
   std::size_t max_body_bytes = 1024 * 1024;
   std::chrono::seconds io_timeout{15};         // a client that stalls reading or writing is dropped
