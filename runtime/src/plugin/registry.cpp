@@ -352,26 +352,25 @@ const ActionInfo* Registry::find(std::string_view uses) const {
   return op == it->second->ops.end() ? nullptr : &op->second->info;
 }
 
+std::shared_ptr<const Registry::Loaded> Registry::find_loaded(std::string_view id) const {
+  std::shared_lock lock(mu_);
+  auto it = by_id_.find(id);
+  return it == by_id_.end() ? nullptr : it->second;
+}
+
 std::vector<SchemaIssue> Registry::validate_input(const ActionInfo& op, const Json& input) const {
-  std::shared_ptr<const Loaded> loaded;
-  {
-    std::shared_lock lock(mu_);
-    if (auto it = by_id_.find(op.connector); it != by_id_.end()) loaded = it->second;
-  }
-  auto it = loaded == nullptr ? decltype(loaded->ops.end()){} : loaded->ops.find(op.name);
-  if (loaded == nullptr || it == loaded->ops.end()) return {{"", "no operation " + op.uses + " is loaded"}};
+  auto connector = find_loaded(op.connector);
+  if (connector == nullptr) return {{"", "no connector '" + op.connector + "' is loaded"}};
+  auto it = connector->ops.find(op.name);
+  if (it == connector->ops.end()) return {{"", "connector '" + op.connector + "' has no operation '" + op.name + "'"}};
   return it->second->input.validate(input);
 }
 
 Result<Json> Registry::invoke(const ActionInfo& op, const Json& input, const InvokeContext& ctx) const {
-  std::shared_ptr<const Loaded> loaded;  // keeps the library loaded for the whole call
-  {
-    std::shared_lock lock(mu_);
-    if (auto it = by_id_.find(op.connector); it != by_id_.end()) loaded = it->second;
-  }
-  if (loaded == nullptr) return Status(Code::kNotFound, "no connector '" + op.connector + "' is loaded");
-  auto found = loaded->ops.find(op.name);
-  if (found == loaded->ops.end()) {
+  auto connector = find_loaded(op.connector);  // keeps the library loaded for the whole call
+  if (connector == nullptr) return Status(Code::kNotFound, "no connector '" + op.connector + "' is loaded");
+  auto found = connector->ops.find(op.name);
+  if (found == connector->ops.end()) {
     return Status(Code::kNotFound, "connector '" + op.connector + "' has no operation '" + op.name + "'");
   }
   const Loaded::Operation& operation = *found->second;
@@ -386,11 +385,11 @@ Result<Json> Registry::invoke(const ActionInfo& op, const Json& input, const Inv
   }
 
   std::string input_text = json::stringify(input);
-  weft_call_ctx call{&operation.info, &ctx, services_, &loaded->info.settings_defaults};
+  weft_call_ctx call{&operation.info, &ctx, services_, &connector->info.settings_defaults};
   weft_buf out{nullptr, 0};
   weft_status st = WEFT_ERROR;
   try {
-    st = loaded->table->invoke(loaded->instance, operation.info.name.c_str(), input_text.data(), input_text.size(),
+    st = connector->table->invoke(connector->instance, operation.info.name.c_str(), input_text.data(), input_text.size(),
                                &call, &out);
   } catch (const std::exception& e) {
     internal::free_buffer(&out);

@@ -76,10 +76,12 @@ class Registry final : public ActionCatalog {
   // message is quoted. Thread-safe.
   Result<Json> invoke(const ActionInfo& op, const Json& input, const InvokeContext& ctx) const override;
 
-  struct Loaded;  // a loaded library + instance; defined in registry.cpp
-
  private:
+  struct Loaded;  // a loaded library + its instance and compiled operations; see registry.cpp
+
   Status load_one(const std::string& path);
+  // The loaded connector with this id, or nullptr; holding it keeps the library loaded.
+  std::shared_ptr<const Loaded> find_loaded(std::string_view id) const;
 
   HostServices* services_;
   mutable std::shared_mutex mu_;
