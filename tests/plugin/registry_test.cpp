@@ -66,7 +66,7 @@ TEST(PluginRefusal, NewerAbiMinorIsRefused) {
 
 TEST(PluginRefusal, InvalidManifestJsonIsRefused) {
   std::string line = refusal(fixture("bad_json"));
-  EXPECT_EQ(line.rfind(fixture("bad_json") + ": invalid manifest JSON: ", 0), 0u) << line;
+  EXPECT_EQ(line, fixture("bad_json") + ": invalid manifest JSON: unexpected end of text");
 }
 
 TEST(PluginRefusal, ManifestBreakingTheSchemaNamesThePath) {

@@ -231,7 +231,14 @@ Status Registry::load_one(const std::string& path) {
 
   // The manifest.
   auto manifest = json::parse(std::string_view(table->manifest_json, table->manifest_len));
-  if (!manifest) return refuse(path, "invalid manifest JSON: " + manifest.status().message());
+  if (!manifest) {
+    // json::parse says "invalid JSON: JSON Exception: <reason>"; the line already says what.
+    std::string reason = manifest.status().message();
+    for (std::string_view noise : {"invalid JSON: ", "JSON Exception: "}) {
+      if (reason.rfind(noise, 0) == 0) reason.erase(0, noise.size());
+    }
+    return refuse(path, "invalid manifest JSON: " + reason);
+  }
   auto issues = schema::validate_embedded(kManifestSchema, *manifest);
   if (!issues) return refuse(path, issues.status().message());
   if (!issues->empty()) return refuse(path, "manifest breaks schema " + schema::describe(*issues));

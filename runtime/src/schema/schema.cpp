@@ -109,9 +109,10 @@ std::vector<plugin::SchemaIssue> Schema::validate(const Json& doc) const {
   }
   std::vector<plugin::SchemaIssue> issues;
   try {
-    // A Validator caches compiled regexes in itself, so each call gets its own: the compiled
-    // schema stays read-only and shared between threads.
-    valijson::Validator validator(valijson::Validator::kStrongTypes);
+    // A Validator only holds a cache of compiled regexes keyed by pattern text (compiling a
+    // std::regex costs more than a whole validation), so one per thread serves every schema while
+    // the compiled schemas stay read-only and shared between threads.
+    thread_local valijson::Validator validator(valijson::Validator::kStrongTypes);
     valijson::ValidationResults results;
     valijson::adapters::PocoJsonAdapter target(doc);
     if (validator.validate(*compiled_, target, &results)) return {};
