@@ -91,6 +91,7 @@ struct Failure {
 struct Outcome {
   std::optional<Response> response;
   Failure failure;
+  bool reusable = false;  // the whole response was read and the server keeps the connection open
 };
 
 }  // namespace
@@ -130,10 +131,7 @@ Outcome Client::Impl::attempt(const Target& t, const Request& req, Clock::time_p
     const bool reused = (*conn)->reused;
     Outcome out = exchange(**conn, t, req, attempt_deadline, budget, stale);
     if (out.response) {
-      const auto& r = *out.response;
-      bool keep = true;
-      if (auto c = r.header("Connection"); c && iequals(*c, "close")) keep = false;
-      if (keep && (*conn)->session->getKeepAlive()) pool.give_back(t.origin, std::move(*conn));
+      if (out.reusable) pool.give_back(t.origin, std::move(*conn));
       return out;
     }
     // A pooled connection the server closed meanwhile: once, transparently, on a fresh one.
@@ -209,7 +207,9 @@ Outcome Client::Impl::exchange(Connection& conn, const Target& t, const Request&
                                               " body bytes (truncated response)"),
                true}};
     }
-    return {std::move(resp), {}};
+    // Without a length or chunking the body ended with the connection: nothing left to reuse.
+    const bool delimited = has_length || presp.getChunkedTransferEncoding() || bodiless;
+    return {std::move(resp), {}, delimited && presp.getKeepAlive()};
   } catch (const Poco::TimeoutException&) {
     return timed_out();
   } catch (const Poco::Net::ConnectionResetException&) {

@@ -180,6 +180,7 @@ Result<std::unique_ptr<Connection>> Pool::open(const Origin& origin, millisecond
     auto conn = std::make_unique<Connection>();
     if (origin.scheme == "http") {
       conn->session = std::make_unique<Poco::Net::HTTPClientSession>(socket);
+      conn->session->setKeepAlive(true);
       return conn;
     }
     auto ctx = tls_context();
@@ -190,6 +191,7 @@ Result<std::unique_ptr<Connection>> Pool::open(const Origin& origin, millisecond
       socket.setSendTimeout(handshake);
       Poco::Net::SecureStreamSocket secure = Poco::Net::SecureStreamSocket::attach(socket, origin.host, *ctx);
       conn->session = std::make_unique<Poco::Net::HTTPSClientSession>(secure);
+      conn->session->setKeepAlive(true);
       return conn;
     } catch (const Poco::Exception& e) {
       // A handshake failure is about this server, not this address: do not try the others.
