@@ -120,12 +120,7 @@ Outcome Client::Impl::attempt(const Target& t, const Request& req, Clock::time_p
   auto conn = pool.take_or_open(t.origin, connect_timeout);
   for (int round = 0;; ++round) {
     if (!conn) {
-      const Code c = conn.status().code();
-      // DNS failures and refused TLS are not transient; refused or timed-out connects are.
-      const bool transient = (c == Code::kUnavailable && conn.status().message().rfind("connection refused", 0) == 0) ||
-                             c == Code::kDeadlineExceeded ||
-                             (c == Code::kUnavailable && conn.status().message().rfind("cannot connect", 0) == 0);
-      return {std::nullopt, {conn.status(), transient}};
+      return {std::nullopt, {conn.status(), is_transient_connect_error(conn.status())}};
     }
     bool stale = false;
     const bool reused = (*conn)->reused;
@@ -346,7 +341,7 @@ Result<Response> Client::send(Request req, const CallOptions& opts) {
         return std::move(r);
       }
     }
-    if (Clock::now() + wait > deadline) {
+    if (!out.response && Clock::now() + wait > deadline) {
       return Status(out.failure.status.code(), t.label + ": " + out.failure.status.message() +
                                                    " (no time left for another attempt)");
     }

@@ -60,6 +60,17 @@ std::optional<std::string> non_public_range(const Poco::Net::IPAddress& addr) {
   return std::nullopt;
 }
 
+namespace {
+constexpr std::string_view kRefused = "connection refused to ";
+constexpr std::string_view kCannotConnect = "cannot connect to ";
+}  // namespace
+
+bool is_transient_connect_error(const Status& s) {
+  const auto& m = s.message();
+  return s.code() == Code::kDeadlineExceeded ||
+         (s.code() == Code::kUnavailable && (m.rfind(kRefused, 0) == 0 || m.rfind(kCannotConnect, 0) == 0));
+}
+
 Pool::Pool(const ClientOptions& options) : options_(options) {
   Poco::Net::initializeSSL();
   for (const auto& a : options_.allowed_private_addresses) {
@@ -160,21 +171,21 @@ Result<std::unique_ptr<Connection>> Pool::open(const Origin& origin, millisecond
                       " and block_private_networks is on (add the address to allowed_private_addresses to allow it)");
   }
 
-  Status last(Code::kUnavailable, "cannot connect to " + origin.where());
+  Status last(Code::kUnavailable, std::string(kCannotConnect) + origin.where());
   for (const auto& a : candidates) {
     Poco::Net::StreamSocket socket;
     try {
       socket.connect(Poco::Net::SocketAddress(a, origin.port), Poco::Timespan(connect_timeout.count() * 1000));
       socket.setNoDelay(true);
     } catch (const Poco::Net::ConnectionRefusedException&) {
-      last = Status(Code::kUnavailable, "connection refused to " + origin.where());
+      last = Status(Code::kUnavailable, std::string(kRefused) + origin.where());
       continue;
     } catch (const Poco::TimeoutException&) {
       last = Status(Code::kDeadlineExceeded, "connect to " + origin.where() + " timed out after " +
                                                  std::to_string(connect_timeout.count()) + " ms");
       continue;
     } catch (const Poco::Exception& e) {
-      last = Status(Code::kUnavailable, "cannot connect to " + origin.where() + ": " + e.displayText());
+      last = Status(Code::kUnavailable, std::string(kCannotConnect) + origin.where() + ": " + e.displayText());
       continue;
     }
     auto conn = std::make_unique<Connection>();

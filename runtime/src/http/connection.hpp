@@ -41,6 +41,10 @@ struct Connection {
 // Why addr is refused by the SSRF guard ("loopback", "private", ...), or nullopt when it is public.
 std::optional<std::string> non_public_range(const Poco::Net::IPAddress& addr);
 
+// True for a refused or timed-out connect, which idempotent calls retry; false for a DNS failure,
+// a TLS handshake failure or an SSRF refusal, which another attempt would not change.
+bool is_transient_connect_error(const Status& s);
+
 // Thread-safe. Idle connections are kept per origin up to pool_size_per_origin (more are closed
 // when returned); connections in use are not limited, so concurrent callers never wait on the pool.
 class Pool {
