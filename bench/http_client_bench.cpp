@@ -17,6 +17,7 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/NullStream.h>
 #include <Poco/StreamCopier.h>
 
 #include <memory>

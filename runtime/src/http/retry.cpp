@@ -144,14 +144,16 @@ bool asctime_date(std::string_view s, Fields& f) {
   return true;
 }
 
-std::optional<system_clock::time_point> http_date(std::string_view s, system_clock::time_point now) {
+// Milliseconds since the epoch of an HTTP-date. Kept as an integer: a 4-digit year from 0000 to
+// 9999 fits easily, while system_clock (nanoseconds) overflows before 1678 and after 2262.
+std::optional<long long> http_date_ms(std::string_view s, system_clock::time_point now) {
   Fields f;
   const int this_year = Poco::DateTime(Poco::Timestamp::fromEpochTime(system_clock::to_time_t(now))).year();
   if (!imf_fixdate(s, f) && !rfc850(s, f, this_year) && !asctime_date(s, f)) return std::nullopt;
   // Poco validates the calendar (no 31 Feb); its years start at 0.
   if (!Poco::DateTime::isValid(f.year, f.month, f.day, f.hour, f.minute, f.second)) return std::nullopt;
   Poco::DateTime dt(f.year, f.month, f.day, f.hour, f.minute, f.second);
-  return system_clock::from_time_t(dt.timestamp().epochTime());
+  return static_cast<long long>(dt.timestamp().epochMicroseconds() / 1000);
 }
 
 }  // namespace
@@ -159,11 +161,11 @@ std::optional<system_clock::time_point> http_date(std::string_view s, system_clo
 std::optional<milliseconds> parse_retry_after(std::string_view value, system_clock::time_point now) {
   value = trim(value);
   if (all_digits(value)) return saturated_ms(digits_value(value));
-  auto when = http_date(value, now);
-  if (!when) return std::nullopt;
-  if (*when <= now) return milliseconds(0);
-  auto wait = std::chrono::duration_cast<milliseconds>(*when - now);
-  return std::min(wait, kMaxParsedWait);
+  auto when_ms = http_date_ms(value, now);
+  if (!when_ms) return std::nullopt;
+  const long long now_ms = std::chrono::duration_cast<milliseconds>(now.time_since_epoch()).count();
+  if (*when_ms <= now_ms) return milliseconds(0);
+  return std::min(milliseconds(*when_ms - now_ms), kMaxParsedWait);
 }
 
 std::optional<milliseconds> parse_rate_limit_reset(std::string_view value, system_clock::time_point now) {
