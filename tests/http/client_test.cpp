@@ -11,6 +11,7 @@
 #include <mutex>
 #include <set>
 
+#include "http_fixtures.hpp"
 #include "raw_server.hpp"
 #include "support/test_support.hpp"
 
@@ -19,17 +20,8 @@ namespace {
 
 using std::chrono::milliseconds;
 using test::LocalServer;
-
-ClientOptions fast_options() {
-  ClientOptions o;
-  o.connect_timeout = milliseconds(1000);
-  o.request_timeout = milliseconds(2000);
-  o.overall_deadline = milliseconds(5000);
-  o.backoff_base = milliseconds(10);
-  o.backoff_cap = milliseconds(50);
-  o.max_retry_after = std::chrono::seconds(2);
-  return o;
-}
+using test::closed_port;
+using test::fast_options;
 
 TEST(HttpClient, GetAndPostShareOneKeepAliveConnection) {
   std::mutex mu;
@@ -233,13 +225,6 @@ int open_fds() {
   int n = 0;
   for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
   return n;
-}
-
-unsigned short closed_port() {
-  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
-  unsigned short port = s.address().port();
-  s.close();
-  return port;
 }
 
 TEST(HttpClient, ManyFailingCallsLeakNoFileDescriptors) {
