@@ -109,12 +109,13 @@ struct Client::Impl {
   Limiter limiter;
   explicit Impl(ClientOptions o) : options(std::move(o)), pool(options) {}
 
-  Outcome attempt(const Target& t, const Request& req, Clock::time_point attempt_deadline, milliseconds budget);
+  Result<Response> send(Request req, const CallOptions& opts);
+  Outcome try_once(const Target& t, const Request& req, Clock::time_point attempt_deadline, milliseconds budget);
   Outcome exchange(Connection& conn, const Target& t, const Request& req, Clock::time_point attempt_deadline,
                    milliseconds budget, bool& stale);
 };
 
-Outcome Client::Impl::attempt(const Target& t, const Request& req, Clock::time_point attempt_deadline,
+Outcome Client::Impl::try_once(const Target& t, const Request& req, Clock::time_point attempt_deadline,
                               milliseconds budget) {
   auto connect_timeout = milliseconds(std::min<long long>(options.connect_timeout.count(), ms_until(attempt_deadline)));
   auto conn = pool.take_or_open(t.origin, connect_timeout);
@@ -248,11 +249,22 @@ std::optional<milliseconds> server_wait(const Response& r) {
 }  // namespace
 
 Result<Response> Client::send(Request req, const CallOptions& opts) {
-  const ClientOptions& o = impl_->options;
+  // The module's edge: an exception from Poco or from an AuthHook becomes a value here.
+  try {
+    return impl_->send(std::move(req), opts);
+  } catch (const Poco::Exception& e) {
+    return Status(Code::kInternal, "HTTP client: unexpected error: " + e.displayText());
+  } catch (const std::exception& e) {
+    return Status(Code::kInternal, std::string("HTTP client: unexpected error: ") + e.what());
+  }
+}
+
+Result<Response> Client::Impl::send(Request req, const CallOptions& opts) {
+  const ClientOptions& o = options;
   const auto start = Clock::now();
   Clock::time_point deadline = start + o.overall_deadline;
   if (opts.deadline) deadline = std::min(deadline, *opts.deadline);
-  const long long deadline_ms = std::chrono::duration_cast<milliseconds>(deadline - start).count();
+  const long long deadline_ms = std::max<long long>(0, std::chrono::duration_cast<milliseconds>(deadline - start).count());
 
   WEFT_RETURN_IF_ERROR(validate_method(req.method));
   auto target = parse_target(req.method, req.url);
@@ -277,7 +289,7 @@ Result<Response> Client::send(Request req, const CallOptions& opts) {
   };
 
   for (;;) {
-    WEFT_RETURN_IF_ERROR(impl_->limiter.acquire(opts.limiter_key, opts.rate, deadline).with_context(t.label));
+    WEFT_RETURN_IF_ERROR(limiter.acquire(opts.limiter_key, opts.rate, deadline).with_context(t.label));
     if (Clock::now() >= deadline) {
       return Status(Code::kDeadlineExceeded, t.label + ": timed out after " + std::to_string(deadline_ms) + " ms");
     }
@@ -291,7 +303,7 @@ Result<Response> Client::send(Request req, const CallOptions& opts) {
     const auto attempt_start = Clock::now();
     const auto attempt_deadline = std::min(deadline, attempt_start + attempt_timeout);
     const auto budget = std::chrono::duration_cast<milliseconds>(attempt_deadline - attempt_start);
-    Outcome out = impl_->attempt(t, sent, attempt_deadline, budget);
+    Outcome out = try_once(t, sent, attempt_deadline, budget);
 
     milliseconds wait{0};
     std::string reason;
@@ -327,7 +339,7 @@ Result<Response> Client::send(Request req, const CallOptions& opts) {
       }
       reason = "status " + std::to_string(r.status);
       const auto resume = Clock::now() + wait;
-      if (r.status == 429 && !opts.limiter_key.empty() && impl_->limiter.cool_down(opts.limiter_key, resume)) {
+      if (r.status == 429 && !opts.limiter_key.empty() && limiter.cool_down(opts.limiter_key, resume)) {
         log::warn("http", "rate limited; pausing every call under this key",
                   {{"key", opts.limiter_key}, {"host", t.origin.host}, {"until", format_wall_time(resume)},
                    {"wait_ms", std::to_string(wait.count())}});
