@@ -1,7 +1,6 @@
 #include "http/connection.hpp"
 
 #include <Poco/Net/DNS.h>
-#include <Poco/Net/HTTPSClientSession.h>
 #include <Poco/Net/HostEntry.h>
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/SSLManager.h>
@@ -201,7 +200,9 @@ Result<std::unique_ptr<Connection>> Pool::open(const Origin& origin, millisecond
       socket.setReceiveTimeout(handshake);
       socket.setSendTimeout(handshake);
       Poco::Net::SecureStreamSocket secure = Poco::Net::SecureStreamSocket::attach(socket, origin.host, *ctx);
-      conn->session = std::make_unique<Poco::Net::HTTPSClientSession>(secure);
+      // A plain HTTPClientSession over the TLS socket: HTTPSClientSession's socket constructor
+      // refuses an already connected socket, and the handshake (with our checked address) is done.
+      conn->session = std::make_unique<Poco::Net::HTTPClientSession>(secure);
       conn->session->setKeepAlive(true);
       return conn;
     } catch (const Poco::Exception& e) {
