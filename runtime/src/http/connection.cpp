@@ -3,6 +3,7 @@
 #include <Poco/Net/DNS.h>
 #include <Poco/Net/HostEntry.h>
 #include <Poco/Net/NetException.h>
+#include <Poco/Net/SSLException.h>
 #include <Poco/Net/SSLManager.h>
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/SocketAddress.h>
@@ -36,6 +37,23 @@ std::optional<std::string> v4_range(const unsigned char* b) {
   if (b[0] >= 224) return "multicast or reserved";
   return std::nullopt;
 }
+
+// HTTP over an established TLS socket. Many servers end a close-delimited body without a TLS
+// close_notify; like HTTPSClientSession, treat that as the end of the body rather than an error
+// (truncation of a length-delimited body is still detected by the caller).
+class TlsSession : public Poco::Net::HTTPClientSession {
+ public:
+  explicit TlsSession(const Poco::Net::SecureStreamSocket& socket) : HTTPClientSession(socket) {}
+
+ protected:
+  int read(char* buffer, std::streamsize length) override {
+    try {
+      return HTTPClientSession::read(buffer, length);
+    } catch (const Poco::Net::SSLConnectionUnexpectedlyClosedException&) {
+      return 0;
+    }
+  }
+};
 
 }  // namespace
 
@@ -200,9 +218,9 @@ Result<std::unique_ptr<Connection>> Pool::open(const Origin& origin, millisecond
       socket.setReceiveTimeout(handshake);
       socket.setSendTimeout(handshake);
       Poco::Net::SecureStreamSocket secure = Poco::Net::SecureStreamSocket::attach(socket, origin.host, *ctx);
-      // A plain HTTPClientSession over the TLS socket: HTTPSClientSession's socket constructor
-      // refuses an already connected socket, and the handshake (with our checked address) is done.
-      conn->session = std::make_unique<Poco::Net::HTTPClientSession>(secure);
+      // Not HTTPSClientSession: its socket constructor refuses an already connected socket, and
+      // the handshake (on the address the SSRF guard checked) is done.
+      conn->session = std::make_unique<TlsSession>(secure);
       conn->session->setKeepAlive(true);
       return conn;
     } catch (const Poco::Exception& e) {
