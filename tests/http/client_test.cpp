@@ -53,6 +53,40 @@ TEST(HttpClient, GetAndPostShareOneKeepAliveConnection) {
   EXPECT_EQ(client_ends.size(), 1u) << "every call should reuse the first connection";
 }
 
+TEST(HttpClient, HeadAndNoContentResponsesHaveNoBodyAndKeepTheConnection) {
+  std::mutex mu;
+  std::set<std::string> client_ends;
+  LocalServer server([&](auto& req, auto& resp) {
+    {
+      std::lock_guard lock(mu);
+      client_ends.insert(req.clientAddress().toString());
+    }
+    if (req.getURI() == "/empty") {
+      resp.setStatus(Poco::Net::HTTPResponse::HTTP_NO_CONTENT);
+      resp.send();
+      return;
+    }
+    resp.setContentLength(1000);  // a HEAD answer announces the GET body without sending it
+    if (req.getMethod() == "HEAD") {
+      resp.send();
+      return;
+    }
+    resp.send() << std::string(1000, 'x');
+  });
+  Client client(fast_options());
+  auto head = client.send({"HEAD", server.url("/doc")});
+  ASSERT_TRUE(head.ok()) << head.status().to_string();
+  EXPECT_EQ(head->status, 200);
+  EXPECT_EQ(head->body, "");
+  auto empty = client.send({"DELETE", server.url("/empty")});
+  ASSERT_TRUE(empty.ok()) << empty.status().to_string();
+  EXPECT_EQ(empty->status, 204);
+  auto get = client.send({"GET", server.url("/doc")});
+  ASSERT_TRUE(get.ok()) << get.status().to_string();
+  EXPECT_EQ(get->body.size(), 1000u);
+  EXPECT_EQ(client_ends.size(), 1u);
+}
+
 TEST(HttpClient, SendsThePathAndQueryExactlyAsGivenWithoutTheFragment) {
   LocalServer server([](auto& req, auto& resp) { resp.send() << req.getURI(); });
   Client client(fast_options());
