@@ -5,8 +5,6 @@
 //   BM_ClientGetNoPool        http::Client, pool size 0: a new TCP connection per call
 //   BM_ClientGetPaced         http::Client with a limiter_key and a generous rate (limiter cost)
 //   BM_PocoSessionKeepAlive   one Poco HTTPClientSession reused: the floor; Client − this = overhead
-#include <benchmark/benchmark.h>
-
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPRequestHandler.h>
@@ -19,6 +17,7 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/NullStream.h>
 #include <Poco/StreamCopier.h>
+#include <benchmark/benchmark.h>
 
 #include <memory>
 #include <string>
@@ -54,13 +53,15 @@ class Server {
     socket_.listen(64);
     auto* params = new Poco::Net::HTTPServerParams;  // Poco takes ownership
     params->setKeepAlive(true);
-    params->setMaxKeepAliveRequests(0);  // unlimited
+    params->setMaxKeepAliveRequests(0);                                               // unlimited
     server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory, socket_, params);  // Poco owns the factory
     server_->start();
   }
   ~Server() { server_->stopAll(true); }
   unsigned short port() const { return socket_.address().port(); }
-  std::string url(const std::string& path) const { return "http://127.0.0.1:" + std::to_string(port()) + path; }
+  std::string url(const std::string& path) const {
+    return "http://127.0.0.1:" + std::to_string(port()) + path;
+  }
 
  private:
   Poco::Net::ServerSocket socket_;

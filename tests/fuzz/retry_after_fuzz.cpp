@@ -18,7 +18,8 @@ void check(const std::optional<std::chrono::milliseconds>& w) {
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   const std::string_view value(reinterpret_cast<const char*>(data), size);
   // A fixed "now" (2026-11-25T09:00:00Z) keeps runs reproducible; a second clock near the epoch
-  // and one in 2200 (system_clock is nanoseconds: ~2262 is its limit) exercise the past/future and epoch/delta branches.
+  // and one in 2200 (system_clock is nanoseconds: ~2262 is its limit) exercise the past/future and
+  // epoch/delta branches.
   for (std::int64_t epoch : {1795597200LL, 0LL, 7258118400LL}) {
     const auto now = std::chrono::system_clock::from_time_t(static_cast<std::time_t>(epoch));
     auto a = weft::http::parse_retry_after(value, now);

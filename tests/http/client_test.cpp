@@ -2,10 +2,9 @@
 // TLS failures, the AuthHook flow, the SSRF guard and resource hygiene.
 #include "http/client.hpp"
 
-#include <gtest/gtest.h>
-
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
+#include <gtest/gtest.h>
 
 #include <filesystem>
 #include <mutex>
@@ -19,9 +18,9 @@ namespace weft::http {
 namespace {
 
 using std::chrono::milliseconds;
-using test::LocalServer;
 using test::closed_port;
 using test::fast_options;
+using test::LocalServer;
 
 TEST(HttpClient, GetAndPostShareOneKeepAliveConnection) {
   std::mutex mu;
@@ -45,7 +44,8 @@ TEST(HttpClient, GetAndPostShareOneKeepAliveConnection) {
     EXPECT_EQ(r->header("content-type"), "text/plain");
   }
   for (int i = 0; i < 2; ++i) {
-    auto r = client.send({"POST", server.url("/items"), {{"Content-Type", "application/json"}}, R"({"a":1})"});
+    auto r =
+        client.send({"POST", server.url("/items"), {{"Content-Type", "application/json"}}, R"({"a":1})"});
     ASSERT_TRUE(r.ok()) << r.status().to_string();
     EXPECT_EQ(r->body, R"(POST /items {"a":1})");
   }
@@ -104,7 +104,8 @@ TEST(HttpClient, UnsupportedSchemeAndBadUrlsAreInvalidArgument) {
     EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << url << ": " << r.status().message();
   }
   auto r = client.send({"GET", "gopher://example.com/"});
-  EXPECT_NE(r.status().message().find("unsupported URL scheme \"gopher\""), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("unsupported URL scheme \"gopher\""), std::string::npos)
+      << r.status().message();
 }
 
 TEST(HttpClient, HeaderInjectionIsRefusedAndNothingReachesTheServer) {

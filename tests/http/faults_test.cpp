@@ -1,11 +1,10 @@
 // Network faults and retryable statuses: refused connects, hangs, resets, truncated and oversized
 // bodies, stale keep-alive connections, 429/503/502 with every kind of Retry-After.
-#include <gtest/gtest.h>
-
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Timestamp.h>
+#include <gtest/gtest.h>
 
 #include <atomic>
 
@@ -18,9 +17,9 @@ namespace weft::http {
 namespace {
 
 using std::chrono::milliseconds;
-using test::LocalServer;
 using test::closed_port;
 using test::fast_options;
+using test::LocalServer;
 
 // Answers the first `failures` requests with status and headers, then 200 "ok".
 LocalServer::Handler fail_then_ok(int failures, int status, Headers headers = {}) {
@@ -101,7 +100,8 @@ TEST(HttpRetries, TruncatedBodyIsAnErrorNotAShortResponse) {
   auto r = client.send({"POST", server.url("/"), {}, "{}"});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
-  EXPECT_NE(r.status().message().find("closed after 9 of 100 body bytes"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("closed after 9 of 100 body bytes"), std::string::npos)
+      << r.status().message();
   EXPECT_EQ(server.connections(), 1);
 }
 
@@ -117,8 +117,8 @@ TEST(HttpRetries, OversizedResponseIsRefusedWithOrWithoutContentLength) {
     auto r = client.send({"GET", server.url(path)});
     ASSERT_FALSE(r.ok()) << path;
     EXPECT_EQ(r.status().code(), Code::kResourceExhausted);
-    EXPECT_EQ(r.status().message(), std::string("GET http://127.0.0.1:") + std::to_string(server.port()) + path +
-                                         ": response larger than 1000 bytes");
+    EXPECT_EQ(r.status().message(), std::string("GET http://127.0.0.1:") + std::to_string(server.port()) +
+                                        path + ": response larger than 1000 bytes");
   }
   EXPECT_EQ(server.requests(), 2) << "a too-large response is not retried";
 }
@@ -156,7 +156,8 @@ long long logged_wait_ms(const Headers& headers, const ClientOptions& options = 
   for (const auto& l : logs.lines()) {
     if (l.find("retrying") == std::string::npos) continue;
     if (wait != -1) return -1;
-    EXPECT_NE(l.find("method=GET host=127.0.0.1 path=/q reason=\"status 429\" attempt=1"), std::string::npos) << l;
+    EXPECT_NE(l.find("method=GET host=127.0.0.1 path=/q reason=\"status 429\" attempt=1"), std::string::npos)
+        << l;
     wait = std::stoll(l.substr(l.find("wait_ms=") + 8));
   }
   return wait;
@@ -171,8 +172,10 @@ TEST(HttpRetries, TooManyRequestsHonoursRetryAfterHttpDate) {
   const auto later = Poco::Timestamp() + Poco::Timespan(3, 0);
   ClientOptions o = fast_options();
   o.max_retry_after = std::chrono::seconds(1);
-  EXPECT_EQ(logged_wait_ms({{"Retry-After", Poco::DateTimeFormatter::format(later, Poco::DateTimeFormat::HTTP_FORMAT)}}, o),
-            1000);
+  EXPECT_EQ(
+      logged_wait_ms(
+          {{"Retry-After", Poco::DateTimeFormatter::format(later, Poco::DateTimeFormat::HTTP_FORMAT)}}, o),
+      1000);
 }
 
 TEST(HttpRetries, RetryAfterInThePastRetriesAtOnce) {
@@ -212,7 +215,8 @@ TEST(HttpRetries, WaitPastTheDeadlineFailsAtOnceAsRateLimited) {
   EXPECT_EQ(r.status().code(), Code::kRateLimited);
   EXPECT_NE(r.status().message().find("rate limited until "), std::string::npos) << r.status().message();
   EXPECT_EQ(server.requests(), 1);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3)) << "must not sleep towards the deadline";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3))
+      << "must not sleep towards the deadline";
   // The cooldown is remembered: the next call under the key fails without a request.
   auto again = client.send({"GET", server.url("/")}, CallOptions{.limiter_key = "conn:a"});
   EXPECT_EQ(again.status().code(), Code::kRateLimited);
@@ -239,7 +243,8 @@ TEST(HttpRetries, BadGatewayRetriesGetButNotPost) {
   ASSERT_TRUE(get.ok()) << get.status().to_string();
   EXPECT_EQ(get->status, 502) << "the last response is returned when attempts run out";
   EXPECT_EQ(server.requests(), 4);
-  auto marked = client.send({"POST", server.url("/"), {}, "{}"}, CallOptions{.idempotent = true, .max_attempts = 2});
+  auto marked =
+      client.send({"POST", server.url("/"), {}, "{}"}, CallOptions{.idempotent = true, .max_attempts = 2});
   ASSERT_TRUE(marked.ok());
   EXPECT_EQ(server.requests(), 6);
 }

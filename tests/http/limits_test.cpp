@@ -48,7 +48,8 @@ TEST(HttpLimits, OneTooManyRequestsPausesEveryCallerUnderTheKeyWithoutAStorm) {
   std::vector<Result<Response>> results(50, Status(Code::kInternal, "not run"));
   std::vector<std::thread> callers;
   callers.emplace_back([&] { results[0] = client.send({"GET", server.url("/a")}, call); });
-  for (int i = 0; i < 500 && logs.count({"rate limited; pausing"}) == 0; ++i) std::this_thread::sleep_for(milliseconds(10));
+  for (int i = 0; i < 500 && logs.count({"rate limited; pausing"}) == 0; ++i)
+    std::this_thread::sleep_for(milliseconds(10));
   ASSERT_EQ(logs.count({"rate limited; pausing", "key=conn:shared"}), 1) << logs.all();
   for (int i = 1; i < 50; ++i) {
     callers.emplace_back([&, i] { results[i] = client.send({"GET", server.url("/b")}, call); });
@@ -101,7 +102,8 @@ TEST(HttpLimits, PacingNeverExceedsTheDeclaredRate) {
   for (int t = 0; t < 4; ++t) {
     callers.emplace_back([&] {
       for (int i = 0; i < 3; ++i) {
-        auto r = client.send({"GET", server.url("/")}, CallOptions{.limiter_key = "conn:paced", .rate = rate});
+        auto r =
+            client.send({"GET", server.url("/")}, CallOptions{.limiter_key = "conn:paced", .rate = rate});
         EXPECT_TRUE(r.ok()) << r.status().to_string();
       }
     });
@@ -119,7 +121,8 @@ TEST(HttpLimits, PacingNeverExceedsTheDeclaredRate) {
 TEST(HttpLimits, PacingThatCannotFitTheDeadlineFailsAtOnce) {
   test::LocalServer server([](auto&, auto& resp) { resp.send() << "ok"; });
   Client client;
-  const CallOptions call{.limiter_key = "conn:slow", .rate = RateSpec{1, 60},
+  const CallOptions call{.limiter_key = "conn:slow",
+                         .rate = RateSpec{1, 60},
                          .deadline = Clock::now() + std::chrono::seconds(2)};
   ASSERT_TRUE(client.send({"GET", server.url("/")}, call).ok());
   auto second = client.send({"GET", server.url("/")}, call);

@@ -1,8 +1,8 @@
 // raw_server.hpp — a loopback TCP server whose handler writes raw bytes, for the faults an HTTP
 // server library will not produce (hangs, resets, truncated bodies, silently dropped keep-alive).
 //
-//   RawServer s([](Poco::Net::StreamSocket& c, int n) { read_request(c); c.sendBytes("HTTP/1.1 200 OK\r\n...", ...); });
-//   client.send({"GET", s.url("/x")});   EXPECT_EQ(s.connections(), 1);
+//   RawServer s([](Poco::Net::StreamSocket& c, int n) { read_request(c); c.sendBytes("HTTP/1.1 200
+//   OK\r\n...", ...); }); client.send({"GET", s.url("/x")});   EXPECT_EQ(s.connections(), 1);
 #pragma once
 
 #include <Poco/Net/ServerSocket.h>
@@ -20,7 +20,8 @@ namespace weft::test {
 class RawServer {
  public:
   // handler runs on its own thread per accepted connection; n counts connections from 0.
-  using Handler = std::function<void(Poco::Net::StreamSocket& conn, int n, const std::atomic<bool>& stopping)>;
+  using Handler =
+      std::function<void(Poco::Net::StreamSocket& conn, int n, const std::atomic<bool>& stopping)>;
   explicit RawServer(Handler handler);
   ~RawServer();  // stops accepting, lets handlers see `stopping`, joins them, closes every socket
   RawServer(const RawServer&) = delete;

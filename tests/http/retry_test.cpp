@@ -1,9 +1,8 @@
 // Pure parts of the retry policy: header parsers, back-off bounds, header and method validation.
 #include "http/retry.hpp"
 
-#include <gtest/gtest.h>
-
 #include <Poco/Net/IPAddress.h>
+#include <gtest/gtest.h>
 
 #include "http/connection.hpp"
 
@@ -38,8 +37,9 @@ TEST(RetryAfter, HttpDateInThePastMeansNoWait) {
 }
 
 TEST(RetryAfter, GarbageIsIgnored) {
-  for (const char* v : {"", "garbage", "-5", "1.5", "12abc", "Wed, 21 Oct 2015 07:28:00", "Wed, 31 Feb 2015 07:28:00 GMT",
-                        "Wed, 21 Oct 2015 25:28:00 GMT", "Wed, 21 Oct 2015 07:28:00 GMT trailing", "0x10"}) {
+  for (const char* v :
+       {"", "garbage", "-5", "1.5", "12abc", "Wed, 21 Oct 2015 07:28:00", "Wed, 31 Feb 2015 07:28:00 GMT",
+        "Wed, 21 Oct 2015 25:28:00 GMT", "Wed, 21 Oct 2015 07:28:00 GMT trailing", "0x10"}) {
     EXPECT_FALSE(parse_retry_after(v, kNow).has_value()) << v;
   }
 }
@@ -94,12 +94,13 @@ TEST(MethodValidation, RefusesNonTokens) {
 }
 
 TEST(SsrfRanges, ClassifiesPrivateLoopbackLinkLocalAndPublic) {
-  for (const char* a : {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1", "169.254.169.254",
-                        "0.0.0.0", "100.64.0.1", "224.0.0.1", "::1", "::", "fe80::1", "fc00::1", "fd12:3456::1",
-                        "::ffff:127.0.0.1", "::ffff:169.254.169.254"}) {
+  for (const char* a : {"127.0.0.1", "10.1.2.3", "172.16.0.1", "172.31.255.255", "192.168.1.1",
+                        "169.254.169.254", "0.0.0.0", "100.64.0.1", "224.0.0.1", "::1", "::", "fe80::1",
+                        "fc00::1", "fd12:3456::1", "::ffff:127.0.0.1", "::ffff:169.254.169.254"}) {
     EXPECT_TRUE(non_public_range(Poco::Net::IPAddress(a)).has_value()) << a;
   }
-  for (const char* a : {"8.8.8.8", "172.32.0.1", "172.15.255.255", "1.1.1.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"}) {
+  for (const char* a :
+       {"8.8.8.8", "172.32.0.1", "172.15.255.255", "1.1.1.1", "2001:4860:4860::8888", "::ffff:8.8.8.8"}) {
     EXPECT_FALSE(non_public_range(Poco::Net::IPAddress(a)).has_value()) << a;
   }
 }

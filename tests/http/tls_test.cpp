@@ -1,7 +1,5 @@
 // TLS with verification on: a loopback HTTPS server with a self-signed certificate for
 // IP 127.0.0.1 (tests/http/data, valid until 2126) is trusted only through ClientOptions::ca_file.
-#include <gtest/gtest.h>
-
 #include <Poco/Net/Context.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
@@ -11,6 +9,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/SSLManager.h>
 #include <Poco/Net/SecureServerSocket.h>
+#include <gtest/gtest.h>
 
 #include <atomic>
 #include <memory>
@@ -48,9 +47,11 @@ class TlsServer {
  public:
   TlsServer() {
     Poco::Net::initializeSSL();
-    context_ = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE, data_file("localhost.key"),  // AutoPtr owns
+    context_ = new Poco::Net::Context(Poco::Net::Context::TLS_SERVER_USE,
+                                      data_file("localhost.key"),  // AutoPtr owns
                                       data_file("localhost.crt"), "", Poco::Net::Context::VERIFY_NONE);
-    socket_ = std::make_unique<Poco::Net::SecureServerSocket>(Poco::Net::SocketAddress("127.0.0.1", 0), 64, context_);
+    socket_ = std::make_unique<Poco::Net::SecureServerSocket>(Poco::Net::SocketAddress("127.0.0.1", 0), 64,
+                                                              context_);
     auto* params = new Poco::Net::HTTPServerParams;  // Poco takes ownership
     params->setKeepAlive(true);
     server_ = std::make_unique<Poco::Net::HTTPServer>(new HelloFactory(served_), *socket_, params);
@@ -96,7 +97,8 @@ TEST(HttpTls, UntrustedCertificateIsRefused) {
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
   EXPECT_NE(r.status().message().find("TLS handshake with 127.0.0.1 failed"), std::string::npos)
       << r.status().message();
-  EXPECT_NE(r.status().message().find("certificate verify failed"), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("certificate verify failed"), std::string::npos)
+      << r.status().message();
   EXPECT_EQ(server.served(), 0);
 }
 

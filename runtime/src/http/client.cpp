@@ -61,19 +61,22 @@ Result<Target> parse_target(const std::string& method, const std::string& url) {
   Target t;
   t.origin.scheme = Poco::toLower(uri.getScheme());
   if (t.origin.scheme != "http" && t.origin.scheme != "https") {
-    return Status(Code::kInvalidArgument, "unsupported URL scheme \"" + t.origin.scheme + "\": use http:// or https://");
+    return Status(Code::kInvalidArgument,
+                  "unsupported URL scheme \"" + t.origin.scheme + "\": use http:// or https://");
   }
   t.origin.host = uri.getHost();
-  if (t.origin.host.empty()) return Status(Code::kInvalidArgument, "URL has no host: expected http(s)://host/path");
+  if (t.origin.host.empty())
+    return Status(Code::kInvalidArgument, "URL has no host: expected http(s)://host/path");
   if (!uri.getUserInfo().empty()) {
-    return Status(Code::kInvalidArgument, "URL carries user info (user:password@); send credentials in a header");
+    return Status(Code::kInvalidArgument,
+                  "URL carries user info (user:password@); send credentials in a header");
   }
   t.origin.port = uri.getPort();
   // Poco::URI decodes and re-encodes the path, which turns %2F into '/'; send the raw text.
   auto after_scheme = url.find("://") + 3;
   auto start = url.find_first_of("/?#", after_scheme);
   std::string raw = start == std::string::npos ? "" : url.substr(start);
-  raw = raw.substr(0, raw.find('#'));
+  if (auto hash = raw.find('#'); hash != std::string::npos) raw.resize(hash);
   if (raw.empty() || raw.front() == '?') raw = "/" + raw;
   t.request_target = raw;
   t.path = raw.substr(0, raw.find('?'));
@@ -110,14 +113,16 @@ struct Client::Impl {
   explicit Impl(ClientOptions o) : options(std::move(o)), pool(options) {}
 
   Result<Response> send(Request req, const CallOptions& opts);
-  Outcome try_once(const Target& t, const Request& req, Clock::time_point attempt_deadline, milliseconds budget);
+  Outcome try_once(const Target& t, const Request& req, Clock::time_point attempt_deadline,
+                   milliseconds budget);
   Outcome exchange(Connection& conn, const Target& t, const Request& req, Clock::time_point attempt_deadline,
                    milliseconds budget, bool& stale);
 };
 
 Outcome Client::Impl::try_once(const Target& t, const Request& req, Clock::time_point attempt_deadline,
-                              milliseconds budget) {
-  auto connect_timeout = milliseconds(std::min<long long>(options.connect_timeout.count(), ms_until(attempt_deadline)));
+                               milliseconds budget) {
+  auto connect_timeout =
+      milliseconds(std::min<long long>(options.connect_timeout.count(), ms_until(attempt_deadline)));
   auto conn = pool.take_or_open(t.origin, connect_timeout);
   for (int round = 0;; ++round) {
     if (!conn) {
@@ -145,7 +150,9 @@ Outcome Client::Impl::try_once(const Target& t, const Request& req, Clock::time_
 Outcome Client::Impl::exchange(Connection& conn, const Target& t, const Request& req,
                                Clock::time_point attempt_deadline, milliseconds budget, bool& stale) {
   auto timed_out = [&] {
-    return Outcome{std::nullopt, {Status(Code::kDeadlineExceeded, "timed out after " + std::to_string(budget.count()) + " ms"), true}};
+    return Outcome{
+        std::nullopt,
+        {Status(Code::kDeadlineExceeded, "timed out after " + std::to_string(budget.count()) + " ms"), true}};
   };
   const long long left = ms_until(attempt_deadline);
   if (left <= 0) return timed_out();
@@ -165,7 +172,8 @@ Outcome Client::Impl::exchange(Connection& conn, const Target& t, const Request&
     }
     if (!has_host) preq.setHost(t.origin.host, t.origin.port);
     const bool body_method = req.method == "POST" || req.method == "PUT" || req.method == "PATCH";
-    if (!req.body.empty() || body_method) preq.setContentLength(static_cast<std::streamsize>(req.body.size()));
+    if (!req.body.empty() || body_method)
+      preq.setContentLength(static_cast<std::streamsize>(req.body.size()));
     preq.setKeepAlive(true);
 
     std::ostream& os = session.sendRequest(preq);
@@ -180,7 +188,10 @@ Outcome Client::Impl::exchange(Connection& conn, const Target& t, const Request&
     for (const auto& [k, v] : presp) resp.headers.emplace_back(k, v);
     const std::size_t cap = options.max_response_bytes;
     auto too_large = [&] {
-      return Outcome{std::nullopt, {Status(Code::kResourceExhausted, "response larger than " + std::to_string(cap) + " bytes"), false}};
+      return Outcome{
+          std::nullopt,
+          {Status(Code::kResourceExhausted, "response larger than " + std::to_string(cap) + " bytes"),
+           false}};
     };
     const bool has_length = presp.hasContentLength();
     const auto declared = has_length ? presp.getContentLength64() : 0;
@@ -195,12 +206,13 @@ Outcome Client::Impl::exchange(Connection& conn, const Target& t, const Request&
       resp.body.append(chunk.data(), got);
       if (Clock::now() > attempt_deadline) return timed_out();
     }
-    const bool bodiless = req.method == "HEAD" || resp.status < 200 || resp.status == 204 || resp.status == 304;
+    const bool bodiless =
+        req.method == "HEAD" || resp.status < 200 || resp.status == 204 || resp.status == 304;
     if (has_length && !bodiless && resp.body.size() < static_cast<std::size_t>(declared)) {
       return {std::nullopt,
               {Status(Code::kUnavailable, "connection to " + t.origin.where() + " closed after " +
-                                              std::to_string(resp.body.size()) + " of " + std::to_string(declared) +
-                                              " body bytes (truncated response)"),
+                                              std::to_string(resp.body.size()) + " of " +
+                                              std::to_string(declared) + " body bytes (truncated response)"),
                true}};
     }
     // Without a length or chunking the body ended with the connection: nothing left to reuse.
@@ -213,18 +225,23 @@ Outcome Client::Impl::exchange(Connection& conn, const Target& t, const Request&
     return {std::nullopt, {Status(Code::kUnavailable, "connection reset by " + t.origin.where()), true}};
   } catch (const Poco::Net::NoMessageException&) {
     stale = true;
-    return {std::nullopt, {Status(Code::kUnavailable, t.origin.where() + " closed the connection without a response"), true}};
+    return {
+        std::nullopt,
+        {Status(Code::kUnavailable, t.origin.where() + " closed the connection without a response"), true}};
   } catch (const Poco::Exception& e) {
     stale = !response_started;
-    return {std::nullopt,
-            {Status(Code::kUnavailable, "HTTP exchange with " + t.origin.where() + " failed: " + e.displayText()), true}};
+    return {
+        std::nullopt,
+        {Status(Code::kUnavailable, "HTTP exchange with " + t.origin.where() + " failed: " + e.displayText()),
+         true}};
   }
 }
 
 Client::Client(ClientOptions options) {
   // A peer closing a socket mid-write must be an error value, not a process-killing SIGPIPE.
   struct sigaction current {};
-  if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL) ::signal(SIGPIPE, SIG_IGN);
+  if (::sigaction(SIGPIPE, nullptr, &current) == 0 && current.sa_handler == SIG_DFL)
+    ::signal(SIGPIPE, SIG_IGN);
   impl_ = std::make_unique<Impl>(std::move(options));
 }
 
@@ -264,7 +281,8 @@ Result<Response> Client::Impl::send(Request req, const CallOptions& opts) {
   const auto start = Clock::now();
   Clock::time_point deadline = start + o.overall_deadline;
   if (opts.deadline) deadline = std::min(deadline, *opts.deadline);
-  const long long deadline_ms = std::max<long long>(0, std::chrono::duration_cast<milliseconds>(deadline - start).count());
+  const long long deadline_ms =
+      std::max<long long>(0, std::chrono::duration_cast<milliseconds>(deadline - start).count());
 
   WEFT_RETURN_IF_ERROR(validate_method(req.method));
   auto target = parse_target(req.method, req.url);
@@ -273,7 +291,8 @@ Result<Response> Client::Impl::send(Request req, const CallOptions& opts) {
   for (const auto& [k, v] : req.headers) WEFT_RETURN_IF_ERROR(validate_header(k, v).with_context(t.label));
   for (const auto& [k, v] : req.headers) {
     if (iequals(k, "Content-Length") || iequals(k, "Transfer-Encoding")) {
-      return Status(Code::kInvalidArgument, t.label + ": header " + k + " is set by the client from the body; remove it");
+      return Status(Code::kInvalidArgument,
+                    t.label + ": header " + k + " is set by the client from the body; remove it");
     }
   }
 
@@ -284,20 +303,26 @@ Result<Response> Client::Impl::send(Request req, const CallOptions& opts) {
   int attempt = 1;
 
   auto log_fields = [&](const std::string& what, milliseconds wait) {
-    return log::Fields{{"method", req.method}, {"host", t.origin.host}, {"path", t.path}, {"reason", what},
-                       {"attempt", std::to_string(attempt)}, {"wait_ms", std::to_string(wait.count())}};
+    return log::Fields{{"method", req.method},
+                       {"host", t.origin.host},
+                       {"path", t.path},
+                       {"reason", what},
+                       {"attempt", std::to_string(attempt)},
+                       {"wait_ms", std::to_string(wait.count())}};
   };
 
   for (;;) {
     WEFT_RETURN_IF_ERROR(limiter.acquire(opts.limiter_key, opts.rate, deadline).with_context(t.label));
     if (Clock::now() >= deadline) {
-      return Status(Code::kDeadlineExceeded, t.label + ": timed out after " + std::to_string(deadline_ms) + " ms");
+      return Status(Code::kDeadlineExceeded,
+                    t.label + ": timed out after " + std::to_string(deadline_ms) + " ms");
     }
 
     Request sent = req;
     if (opts.auth != nullptr) {
       WEFT_RETURN_IF_ERROR(opts.auth->apply(sent).with_context(t.label));
-      for (const auto& [k, v] : sent.headers) WEFT_RETURN_IF_ERROR(validate_header(k, v).with_context(t.label));
+      for (const auto& [k, v] : sent.headers)
+        WEFT_RETURN_IF_ERROR(validate_header(k, v).with_context(t.label));
     }
 
     const auto attempt_start = Clock::now();
@@ -327,10 +352,11 @@ Result<Response> Client::Impl::send(Request req, const CallOptions& opts) {
                     {{"method", req.method}, {"host", t.origin.host}, {"path", t.path}});
           continue;
         }
-        return std::move(r);
+        return std::move(*out.response);
       }
-      const bool retryable = r.status == 429 || r.status == 503 || (idempotent && (r.status == 502 || r.status == 504));
-      if (!retryable) return std::move(r);
+      const bool retryable =
+          r.status == 429 || r.status == 503 || (idempotent && (r.status == 502 || r.status == 504));
+      if (!retryable) return std::move(*out.response);
       if (auto w = server_wait(r)) {
         wait = std::min<milliseconds>(*w, o.max_retry_after);
         from_server = true;
@@ -341,21 +367,23 @@ Result<Response> Client::Impl::send(Request req, const CallOptions& opts) {
       const auto resume = Clock::now() + wait;
       if (r.status == 429 && !opts.limiter_key.empty() && limiter.cool_down(opts.limiter_key, resume)) {
         log::warn("http", "rate limited; pausing every call under this key",
-                  {{"key", opts.limiter_key}, {"host", t.origin.host}, {"until", format_wall_time(resume)},
+                  {{"key", opts.limiter_key},
+                   {"host", t.origin.host},
+                   {"until", format_wall_time(resume)},
                    {"wait_ms", std::to_string(wait.count())}});
       }
-      if (attempt >= max_attempts) return std::move(r);
+      if (attempt >= max_attempts) return std::move(*out.response);
       if (resume > deadline) {
         if (r.status == 429 || from_server) {
           return Status(Code::kRateLimited, t.label + ": rate limited until " + format_wall_time(resume) +
                                                 ", past the call's deadline");
         }
-        return std::move(r);
+        return std::move(*out.response);
       }
     }
     if (!out.response && Clock::now() + wait > deadline) {
-      return Status(out.failure.status.code(), t.label + ": " + out.failure.status.message() +
-                                                   " (no time left for another attempt)");
+      return Status(out.failure.status.code(),
+                    t.label + ": " + out.failure.status.message() + " (no time left for another attempt)");
     }
     log::info("http", "retrying", log_fields(reason, wait));
     // A 429 under a key waits in the limiter (shared with every caller); anything else here.

@@ -1,5 +1,6 @@
 #include "http/connection.hpp"
 
+#include <Poco/Exception.h>
 #include <Poco/Net/DNS.h>
 #include <Poco/Net/HostEntry.h>
 #include <Poco/Net/NetException.h>
@@ -8,7 +9,6 @@
 #include <Poco/Net/SecureStreamSocket.h>
 #include <Poco/Net/SocketAddress.h>
 #include <Poco/Net/StreamSocket.h>
-#include <Poco/Exception.h>
 #include <netinet/in.h>
 
 #include <array>
@@ -113,14 +113,16 @@ Result<Poco::Net::Context::Ptr> Pool::tls_context() {
     // Verification on: the server's chain must lead to a trusted CA and its name must match
     // (Poco's extended verification, on by default, checks the host name).
     const bool system_store = options_.ca_file.empty();
-    tls_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "", options_.ca_file,  // Poco owns (AutoPtr)
+    tls_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "",
+                                  options_.ca_file,  // Poco owns (AutoPtr)
                                   Poco::Net::Context::VERIFY_STRICT, 9, system_store);
     tls_->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
     return tls_;
   } catch (const Poco::Exception& e) {
-    return Status(Code::kInvalidArgument, "cannot set up TLS" +
-                                              (options_.ca_file.empty() ? std::string() : " with CA file " + options_.ca_file) +
-                                              ": " + e.displayText());
+    return Status(Code::kInvalidArgument,
+                  "cannot set up TLS" +
+                      (options_.ca_file.empty() ? std::string() : " with CA file " + options_.ca_file) +
+                      ": " + e.displayText());
   }
 }
 
@@ -135,8 +137,8 @@ Result<std::unique_ptr<Connection>> Pool::take_or_open(const Origin& origin, mil
       bool closed = false;
       try {
         // Readable while idle means the server closed it (EOF) or sent something unasked.
-        closed = conn->session->socket().poll(Poco::Timespan(0), Poco::Net::Socket::SELECT_READ |
-                                                                     Poco::Net::Socket::SELECT_ERROR);
+        closed = conn->session->socket().poll(
+            Poco::Timespan(0), Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR);
       } catch (const Poco::Exception&) {
         closed = true;
       }
@@ -183,16 +185,18 @@ Result<std::unique_ptr<Connection>> Pool::open(const Origin& origin, millisecond
     candidates.push_back(a);
   }
   if (candidates.empty()) {
-    return Status(Code::kPermissionDenied,
-                  "refusing to connect to " + origin.host + ": " + refused +
-                      " and block_private_networks is on (add the address to allowed_private_addresses to allow it)");
+    return Status(
+        Code::kPermissionDenied,
+        "refusing to connect to " + origin.host + ": " + refused +
+            " and block_private_networks is on (add the address to allowed_private_addresses to allow it)");
   }
 
   Status last(Code::kUnavailable, std::string(kCannotConnect) + origin.where());
   for (const auto& a : candidates) {
     Poco::Net::StreamSocket socket;
     try {
-      socket.connect(Poco::Net::SocketAddress(a, origin.port), Poco::Timespan(connect_timeout.count() * 1000));
+      socket.connect(Poco::Net::SocketAddress(a, origin.port),
+                     Poco::Timespan(connect_timeout.count() * 1000));
       socket.setNoDelay(true);
     } catch (const Poco::Net::ConnectionRefusedException&) {
       last = Status(Code::kUnavailable, std::string(kRefused) + origin.where());
@@ -202,7 +206,8 @@ Result<std::unique_ptr<Connection>> Pool::open(const Origin& origin, millisecond
                                                  std::to_string(connect_timeout.count()) + " ms");
       continue;
     } catch (const Poco::Exception& e) {
-      last = Status(Code::kUnavailable, std::string(kCannotConnect) + origin.where() + ": " + e.displayText());
+      last =
+          Status(Code::kUnavailable, std::string(kCannotConnect) + origin.where() + ": " + e.displayText());
       continue;
     }
     auto conn = std::make_unique<Connection>();

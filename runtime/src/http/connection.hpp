@@ -57,7 +57,8 @@ class Pool {
   // A live idle connection to origin (reused = true), else a new one. Errors: kUnavailable
   // ("cannot resolve host X", "connection refused to X:port", "TLS handshake with X failed: ...",
   // "connect to X:port timed out after N ms"), kPermissionDenied (SSRF guard).
-  Result<std::unique_ptr<Connection>> take_or_open(const Origin& origin, std::chrono::milliseconds connect_timeout);
+  Result<std::unique_ptr<Connection>> take_or_open(const Origin& origin,
+                                                   std::chrono::milliseconds connect_timeout);
   // Always a new connection (after a stale pooled one failed).
   Result<std::unique_ptr<Connection>> open(const Origin& origin, std::chrono::milliseconds connect_timeout);
   // Keeps conn for reuse (the caller read its whole response and the server allows keep-alive).

@@ -21,7 +21,8 @@ Status rate_limited_until(Limiter::Clock::time_point when) {
 }
 }  // namespace
 
-Status Limiter::acquire(const std::string& key, const std::optional<RateSpec>& rate, Clock::time_point deadline) {
+Status Limiter::acquire(const std::string& key, const std::optional<RateSpec>& rate,
+                        Clock::time_point deadline) {
   const bool paced = rate && rate->requests > 0 && rate->per_seconds > 0;
   if (key.empty() && !paced) return Status::Ok();
   std::unique_lock lock(mu_);
@@ -34,7 +35,8 @@ Status Limiter::acquire(const std::string& key, const std::optional<RateSpec>& r
       continue;  // the cooldown may have been extended meanwhile
     }
     if (!paced) return Status::Ok();
-    const auto window = std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(rate->per_seconds));
+    const auto window =
+        std::chrono::duration_cast<Clock::duration>(std::chrono::duration<double>(rate->per_seconds));
     while (!k.starts.empty() && k.starts.front() + window <= now) k.starts.pop_front();
     const auto limit = static_cast<std::size_t>(rate->requests);
     if (k.starts.size() < limit) {

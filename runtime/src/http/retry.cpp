@@ -90,7 +90,7 @@ class Cursor {
 constexpr std::array<std::string_view, 12> kMonths = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
                                                       "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
 constexpr std::array<std::string_view, 7> kDays = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-constexpr std::array<std::string_view, 7> kLongDays = {"Monday", "Tuesday", "Wednesday", "Thursday",
+constexpr std::array<std::string_view, 7> kLongDays = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                                        "Friday", "Saturday", "Sunday"};
 
 struct Fields {
@@ -118,8 +118,9 @@ bool imf_fixdate(std::string_view s, Fields& f) {
 bool rfc850(std::string_view s, Fields& f, int this_year) {
   Cursor c(s);
   int ignored = 0;
-  if (!(c.name(kLongDays, ignored) && c.lit(", ") && c.num(2, f.day) && c.lit("-") && c.name(kMonths, f.month) &&
-        c.lit("-") && c.num(2, f.year) && c.lit(" ") && time_of_day(c, f) && c.lit(" GMT") && c.done())) {
+  if (!(c.name(kLongDays, ignored) && c.lit(", ") && c.num(2, f.day) && c.lit("-") &&
+        c.name(kMonths, f.month) && c.lit("-") && c.num(2, f.year) && c.lit(" ") && time_of_day(c, f) &&
+        c.lit(" GMT") && c.done())) {
     return false;
   }
   f.month += 1;
@@ -203,15 +204,29 @@ namespace {
 bool is_tchar(unsigned char c) {
   if (std::isalnum(c)) return true;
   switch (c) {
-    case '!': case '#': case '$': case '%': case '&': case '\'': case '*': case '+':
-    case '-': case '.': case '^': case '_': case '`': case '|': case '~':
+    case '!':
+    case '#':
+    case '$':
+    case '%':
+    case '&':
+    case '\'':
+    case '*':
+    case '+':
+    case '-':
+    case '.':
+    case '^':
+    case '_':
+    case '`':
+    case '|':
+    case '~':
       return true;
     default:
       return false;
   }
 }
 bool is_token(std::string_view s) {
-  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) { return is_tchar(static_cast<unsigned char>(c)); });
+  return !s.empty() &&
+         std::all_of(s.begin(), s.end(), [](char c) { return is_tchar(static_cast<unsigned char>(c)); });
 }
 }  // namespace
 
@@ -219,16 +234,18 @@ Status validate_header(std::string_view name, std::string_view value) {
   if (!is_token(name)) {
     std::string shown;
     for (char c : name.substr(0, 64)) shown += (std::isprint(static_cast<unsigned char>(c)) ? c : '?');
-    return {Code::kInvalidArgument, "invalid header name \"" + shown +
-                                        "\": use letters, digits and !#$%&'*+-.^_`|~ only (no spaces, colons or "
-                                        "control characters)"};
+    return {Code::kInvalidArgument,
+            "invalid header name \"" + shown +
+                "\": use letters, digits and !#$%&'*+-.^_`|~ only (no spaces, colons or "
+                "control characters)"};
   }
   for (std::size_t i = 0; i < value.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(value[i]);
     if ((c < 0x20 && c != '\t') || c == 0x7f) {
       const char* what = c == '\r' ? "CR" : c == '\n' ? "LF" : c == 0 ? "NUL" : "a control character";
-      return {Code::kInvalidArgument, "header " + std::string(name) + " value contains " + what + " at offset " +
-                                          std::to_string(i) + "; header values must be a single line"};
+      return {Code::kInvalidArgument, "header " + std::string(name) + " value contains " + what +
+                                          " at offset " + std::to_string(i) +
+                                          "; header values must be a single line"};
     }
   }
   return Status::Ok();

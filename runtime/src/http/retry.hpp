@@ -34,7 +34,8 @@ std::optional<std::chrono::milliseconds> parse_rate_limit_reset(std::string_view
 inline constexpr std::chrono::milliseconds kMaxParsedWait = std::chrono::hours(24 * 365);
 
 // Full-jitter exponential back-off: uniform in [0, min(cap, base · 2^(attempt−1))]; attempt ≥ 1.
-std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base, std::chrono::milliseconds cap);
+std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base,
+                                        std::chrono::milliseconds cap);
 
 // kInvalidArgument unless name is an RFC 9110 token and value has no CR, LF, NUL or other
 // control character (HTAB allowed). The message names the header, never its value.
