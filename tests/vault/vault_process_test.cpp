@@ -10,6 +10,7 @@
 #include <ctime>
 #include <functional>
 #include <random>
+#include <set>
 
 #include "support/test_support.hpp"
 #include "vault/vault.hpp"
@@ -60,7 +61,7 @@ class VaultProcessTest : public ::testing::Test {
 
   void seed() {
     auto v = open_sqlite(home.path());
-    ASSERT_TRUE(v.ok()) << v.status().to_string();
+    ASSERT_TRUE(v.ok()) << v.status().to_string() << "\n" << describe_keys();
     for (int i = 0; i < kConnections; ++i) {
       ASSERT_TRUE((*v)->create(sample_record(conn(i)), {{kClientSecret, "client-secret-" + std::to_string(i) + "-abc"},
                                                         {kAccessToken, token("access", 0)},
@@ -72,7 +73,7 @@ class VaultProcessTest : public ::testing::Test {
   // Every secret opens, every token pair belongs together, and SQLite finds the file sound.
   void expect_consistent() {
     auto v = open_sqlite(home.path());
-    ASSERT_TRUE(v.ok()) << v.status().to_string();
+    ASSERT_TRUE(v.ok()) << v.status().to_string() << "\n" << describe_keys();
     for (int i = 0; i < kConnections; ++i) {
       auto s = (*v)->secrets(conn(i));
       ASSERT_TRUE(s.ok()) << conn(i) << ": " << s.status().to_string();
@@ -114,6 +115,32 @@ class VaultProcessTest : public ::testing::Test {
     }
   }
 
+  std::string current_key_id() const { return key_id_of(read_file(home.path() + "/master.key").substr(0, 44)); }
+
+  // The key files and key records, for failure messages.
+  std::string describe_keys() const {
+    std::string out;
+    for (const char* f : {"master.key", "master.key.next"}) {
+      const std::string path = home.path() + "/" + f;
+      out += std::string(f) + ": " + (testing::file_exists(path) ? key_id_of(read_file(path).substr(0, 44)) : "absent") + "\n";
+    }
+    RawDb raw(home.path());
+    out += "key_checks: " + raw.scalar("SELECT group_concat(key_id) FROM key_checks") + "\n";
+    out += "meta: " + raw.scalar("SELECT group_concat(key || '=' || value) FROM meta") + "\n";
+    out += "secret keys: " + raw.scalar("SELECT group_concat(DISTINCT hex(substr(sealed, 2, 8))) FROM secrets") + "\n";
+    return out;
+  }
+
+  std::int64_t generation_sum() const {
+    RawDb raw(home.path());
+    return std::stoll(raw.scalar("SELECT coalesce(sum(generation), 0) FROM connections"));
+  }
+
+  // Polls pred every millisecond, up to 20 s (a bound for a loaded machine, not a timing check).
+  static void wait_until(const std::function<bool()>& pred) {
+    for (int i = 0; i < 20'000 && !pred(); ++i) ::usleep(1000);
+  }
+
   ScopedEnv no_env{"WEFT_MASTER_KEY", std::nullopt};
   test::TempDir home;
   std::mt19937 rng{20261125};  // fixed seed: the same kill schedule every run
@@ -121,35 +148,45 @@ class VaultProcessTest : public ::testing::Test {
 
 TEST_F(VaultProcessTest, KillDuringKeyRotationUnderWriteLoadLeavesEverySecretReadable) {
   seed();
-  std::uniform_int_distribution<int> delay_us(5'000, 120'000);
-  std::set<std::string> key_ids;
+  std::uniform_int_distribution<int> delay_us(1'000, 60'000);
+  std::set<std::string> key_ids{current_key_id()};
+  int interrupted_renames = 0;
   for (int round = 0; round < 10; ++round) {
+    const std::string before = current_key_id();
     const pid_t rot = spawn([this] { return rotator(); });
     const pid_t upd = spawn([this] { return updater(); });
+    // Odd rounds first wait for one finished rotation, so progress does not depend on machine load.
+    if (round % 2 == 1) wait_until([&] { return current_key_id() != before; });
     ::usleep(static_cast<useconds_t>(delay_us(rng)));
     ::kill(rot, SIGKILL);
     ::usleep(static_cast<useconds_t>(delay_us(rng) / 10));
     ::kill(upd, SIGKILL);
     EXPECT_EQ(wait_for(rot), 128 + SIGKILL) << "the rotator stopped on its own (see stderr)";
     EXPECT_EQ(wait_for(upd), 128 + SIGKILL) << "the updater stopped on its own (see stderr)";
+    if (testing::file_exists(home.path() + "/master.key.next")) ++interrupted_renames;
     expect_consistent();
-    key_ids.insert(key_id_of(read_file(home.path() + "/master.key").substr(0, 44)));
+    key_ids.insert(current_key_id());
     if (HasFailure()) break;
   }
   EXPECT_GT(key_ids.size(), 1u) << "no rotation completed: the test did not exercise anything";
+  std::printf("rotations seen: %zu key ids; rounds killed with master.key.next on disk: %d\n", key_ids.size(),
+              interrupted_renames);
 }
 
 TEST_F(VaultProcessTest, KillDuringUpdatesNeverLeavesAHalfWrittenTokenPair) {
   seed();
-  std::uniform_int_distribution<int> delay_us(2'000, 60'000);
+  std::uniform_int_distribution<int> delay_us(1'000, 40'000);
   for (int round = 0; round < 10; ++round) {
+    const std::int64_t before = generation_sum();
     const pid_t upd = spawn([this] { return updater(); });
+    if (round % 2 == 1) wait_until([&] { return generation_sum() != before; });
     ::usleep(static_cast<useconds_t>(delay_us(rng)));
     ::kill(upd, SIGKILL);
     EXPECT_EQ(wait_for(upd), 128 + SIGKILL);
     expect_consistent();
     if (HasFailure()) break;
   }
+  EXPECT_GT(generation_sum(), kConnections) << "no update committed: the test did not exercise anything";
 }
 
 TEST_F(VaultProcessTest, ProcessOpenedBeforeAnotherRotatesKeepsReadingAndWriting) {

@@ -226,6 +226,8 @@ class SqliteVault final : public Vault {
   Status read_record(const std::string& name, ConnectionRecord& out, bool& found);
   Status wrong_key(const std::string& sealed_with, const std::string& have) const;
   Status promote_next_key(const std::string& current_id);
+  // Commits a small write, so the state read afterwards is final (see the comment in the .cpp).
+  Status settle_wal();
 
   std::mutex mu_;  // one connection, used by one thread at a time
   in::Db db_;
@@ -240,9 +242,14 @@ Status SqliteVault::open_db() {
   if (!paths::ensure_private_dir(home_, err)) return {Code::kUnavailable, "cannot create weft home " + home_ + ": " + err};
   const std::string db_path = home_ + "/vault.db";
   // Create the file 0600 before SQLite does (it would use 0644 & ~umask); -wal and -shm inherit it.
-  const int fd = ::open(db_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
-  if (fd < 0) return {Code::kUnavailable, "cannot open " + db_path + ": " + std::strerror(errno)};
-  ::close(fd);
+  // Only a file that did not exist is opened and closed here: close() on a file another SQLite
+  // connection of this process has open would drop that connection's POSIX locks.
+  struct stat st {};
+  if (::stat(db_path.c_str(), &st) != 0) {
+    const int fd = ::open(db_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0 && errno != EEXIST) return {Code::kUnavailable, "cannot create " + db_path + ": " + std::strerror(errno)};
+    if (fd >= 0) ::close(fd);
+  }
   WEFT_RETURN_IF_ERROR(db_.open(db_path, kBusyTimeoutMs));
   // WAL lets readers run beside the one writer; FULL syncs the WAL at each commit, so a token pair
   // is on disk before update() returns; secure_delete overwrites removed secrets in the file.
@@ -363,6 +370,19 @@ Status SqliteVault::promote_next_key(const std::string& current_id) {
   return in::remove_key_file(next_path_);  // syncs the directory, making the rename durable
 }
 
+// Why a key file is only deleted after settle_wal(): a process killed inside COMMIT, after its WAL
+// frames reached the file but before it updated the shared WAL index, leaves a commit that live
+// connections do not see yet, and that WAL recovery resurrects once every connection has closed
+// unless some later write overwrites those frames first. Such a rotation's key must not be thrown
+// away on the strength of a read. A committed write of our own settles the question: from then
+// on the state read is the state recovery will find.
+Status SqliteVault::settle_wal() {
+  in::WriteTxn txn(db_);
+  WEFT_RETURN_IF_ERROR(txn.status());
+  WEFT_RETURN_IF_ERROR(write_meta("settled_at_ms", std::to_string(now_ms())));
+  return txn.commit();
+}
+
 Status SqliteVault::init_keys_file() {
   KeyFileLock lock(lock_path_);
   WEFT_RETURN_IF_ERROR(lock.status());
@@ -408,7 +428,17 @@ Status SqliteVault::init_keys_file() {
   if (*next && (*next)->id() == *current && (!*main || (*main)->id() != *current)) {
     WEFT_RETURN_IF_ERROR(promote_next_key(*current));  // a rotation was killed after its commit
   } else if (*next && (*next)->id() != *current) {
-    WEFT_RETURN_IF_ERROR(in::remove_key_file(next_path_));  // a rotation was killed before its commit
+    // Looks like a rotation killed before its commit; settle, then decide on the final state.
+    WEFT_RETURN_IF_ERROR(settle_wal());
+    auto settled = read_meta("current_key_id");
+    if (!settled) return settled.status();
+    if (*settled != (*next)->id()) return in::remove_key_file(next_path_);
+    auto ok = key_checks_out(**next);  // the killed rotation's commit did survive after all
+    if (!ok) return ok.status();
+    if (!*ok) return wrong_key(*settled, (*next)->id());
+    keys_.emplace((*next)->id(), **next);
+    current_id_ = *settled;
+    WEFT_RETURN_IF_ERROR(promote_next_key(*settled));
   }
   return Status::Ok();
 }
@@ -562,6 +592,7 @@ Status SqliteVault::create(const ConnectionRecord& record, const std::map<std::s
   if (found) return {Code::kAlreadyExists, "connection '" + record.name + "' already exists"};
   WEFT_RETURN_IF_ERROR(write_record(record, true, 1, now_s()));
   for (const auto& [field, value] : secrets) {
+    redact::add_secret(value);  // the caller holds it in memory too: mask it from now on
     auto sealed = seal_secret(record.name, field, value);
     if (!sealed) return sealed.status();
     WEFT_RETURN_IF_ERROR(in::Stmt(db_, "INSERT INTO secrets (connection, field, sealed) VALUES (?, ?, ?)")
@@ -665,6 +696,7 @@ Status SqliteVault::update(const ConnectionRecord& record, const SecretChanges& 
                                .bind(1, record.name).bind(2, field).run());
       continue;
     }
+    redact::add_secret(*value);
     auto sealed = seal_secret(record.name, field, *value);
     if (!sealed) return sealed.status();
     WEFT_RETURN_IF_ERROR(in::Stmt(db_, "INSERT OR REPLACE INTO secrets (connection, field, sealed) VALUES (?, ?, ?)")
@@ -788,6 +820,9 @@ Result<Vault::KeyRotation> SqliteVault::rotate_key_detailed() {
     WEFT_RETURN_IF_ERROR(file_lock->status());
   }
   std::lock_guard lock(mu_);
+  // Under the key file lock no other rotation can commit, so after this a master.key.next that
+  // is not the current key is truly stale and may be overwritten.
+  if (!env_mode()) WEFT_RETURN_IF_ERROR(settle_wal());
   in::WriteTxn txn(db_);
   WEFT_RETURN_IF_ERROR(txn.status());
   WEFT_RETURN_IF_ERROR(sync_current_key());

@@ -1,7 +1,7 @@
 // vault.hpp — the one encrypted store of every connection: its record (connector, state, settings,
 // token metadata) and its sealed secrets (client secret, tokens, API token, secret settings).
 //
-//   auto v = vault::open_sqlite(home, vault::KeySource::from_env_or_file(home));
+//   auto v = vault::open_sqlite(home);   // key from WEFT_MASTER_KEY or <home>/master.key
 //   (*v)->create(record, {{"client_secret", "s3cr3t"}});
 //   auto secrets = (*v)->secrets("my-rs");   // decrypted; registered with redact::add_secret
 //

@@ -51,7 +51,8 @@ Result<std::string> write_temp(const std::string& path, const MasterKey& key) {
 }  // namespace
 
 Result<std::optional<MasterKey>> read_key_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+  // Symlinks are followed (secret mounts are often links); the permissions checked are the target's.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::optional<MasterKey>();
     return {Code::kUnavailable, "cannot read master key file " + path + ": " + errno_text()};
