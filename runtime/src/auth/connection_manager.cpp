@@ -138,10 +138,7 @@ void ConnectionManager::publish(Conn& c, const vault::ConnectionRecord& rec,
     return;
   }
   const std::string token = get_or(secrets, vault::kAccessToken);
-  if (token != c.access_token) {
-    c.obtained_at = now();
-    c.last_refreshed = std::chrono::steady_clock::now();
-  }
+  if (token != c.access_token) c.obtained_at = now();
   c.access_token = token;
   c.expires_at = rec.access_expires_at;
   c.header_name = "Authorization";
@@ -242,6 +239,7 @@ Status ConnectionManager::ensure_fresh(Conn& c, std::unique_lock<std::mutex>& lk
   c.refreshing = false;
   ++c.epoch;
   c.last_refresh = s;
+  if (s.ok()) c.last_refreshed = std::chrono::steady_clock::now();
   c.cv.notify_all();
   if (!s.ok()) return s;
   return usable_state(c.name, c.state, c.removed);
@@ -380,12 +378,15 @@ Status ConnectionManager::add(const AddRequest& r) {
   rec.connector = r.connector;
   rec.created_at = rec.updated_at = now();
   std::map<std::string, std::string> secrets;
-  auto secret_settings = json::as_object(json::get(*manifest, "settings"));
+  // Settings the manifest marks secret are sealed like credentials ("setting:<name>").
+  const Json declared = json::get(*manifest, "settings");
   for (const auto& [k, v] : r.settings) {
-    bool secret = secret_settings && secret_settings->has(k) &&
-                  json::get(json::get(*manifest, "settings"), k).isStruct() &&
-                  json::get(json::get(json::get(*manifest, "settings"), k), "secret").isBoolean() &&
-                  json::get(json::get(json::get(*manifest, "settings"), k), "secret").extract<bool>();
+    const Json flag = json::get(json::get(declared, k), "secret");
+    bool secret = false;
+    try {
+      secret = flag.isBoolean() && flag.extract<bool>();
+    } catch (const Poco::Exception&) {
+    }
     if (secret) secrets["setting:" + k] = v;
     else rec.settings[k] = v;
   }
