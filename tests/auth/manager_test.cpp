@@ -72,6 +72,10 @@ class Lifecycle : public ::testing::Test {
     ManagerOptions mo;
     mo.now = [this] { return system_now() + offset.load(); };
     mo.owner = owner;
+    mo.on_needs_reauth = [this](const std::string& name, const std::string&) {
+      std::lock_guard<std::mutex> g(events_mu);
+      reauth_events.push_back(name);
+    };
     return std::make_unique<ConnectionManager>(vault, lookup, test::poco_transport(), mo);
   }
   std::map<std::string, std::string> urls(bool revoke = true) {
@@ -102,6 +106,8 @@ class Lifecycle : public ::testing::Test {
   }
 
   std::atomic<std::int64_t> offset{0};
+  std::mutex events_mu;
+  std::vector<std::string> reauth_events;
   test::MemoryVault vault;
   std::unique_ptr<test::OAuthServer> server;
   std::unique_ptr<ConnectionManager> mgr;
@@ -269,6 +275,7 @@ TEST_F(Lifecycle, ReusedRefreshTokenRevokesTheGrantAndTheConnectionNeedsReauthWi
   EXPECT_EQ(server->token_requests(), requests);
   EXPECT_EQ(vault.get("rs")->state, vault::ConnectionState::kNeedsReauth);
   EXPECT_NE(vault.get("rs")->last_error.find("invalid_grant"), std::string::npos);
+  EXPECT_EQ(reauth_events, std::vector<std::string>{"rs"});  // one event for the daemon to report
 
   authorize("rs");  // re-authorizing brings it back
   EXPECT_TRUE(bearer("rs"));

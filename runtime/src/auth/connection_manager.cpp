@@ -313,6 +313,7 @@ Status ConnectionManager::do_refresh(Conn& c, bool force, const std::string& sta
     cur.rec.last_error = why;
     publish_locked(cur);
     log::warn("auth", "connection needs re-authorization", {{"connection", c.name}, {"reason", why}});
+    if (options_.on_needs_reauth) options_.on_needs_reauth(c.name, why);
     return {Code::kFailedPrecondition, needs_reauth_message(c.name)};
   };
 

@@ -50,6 +50,9 @@ struct ManagerOptions {
   std::chrono::milliseconds lease_poll{25};     // waiting for another process's refresh
   std::function<std::int64_t()> now;            // epoch seconds; default system clock
   std::string owner;                            // lease owner id; default host:pid:random
+  // Called on the refreshing thread (no manager lock held) when a connection moves to
+  // needs_reauth, so the daemon can report the event. May be empty.
+  std::function<void(const std::string& name, const std::string& reason)> on_needs_reauth;
 };
 
 struct AddRequest {
