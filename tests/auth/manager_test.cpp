@@ -315,6 +315,21 @@ TEST_F(Lifecycle, BadTokenResponsesAreTypedErrorsAndLeaveStoredTokensUnchanged) 
   EXPECT_NE(vault.raw_secrets("gen").at(vault::kAccessToken), stored.at(vault::kAccessToken));
 }
 
+TEST_F(Lifecycle, ARotatedPairThatCannotBeStoredIsNeverUsed) {
+  start({.style = test::OAuthStyle::kRestream});
+  add("rs", "restream", urls());
+  authorize("rs");
+  auto before = bearer("rs");
+  ASSERT_TRUE(before);
+  vault.fail_updates = true;  // the disk is full when the new pair arrives
+  Status s = mgr->refresh("rs");
+  EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.to_string();
+  auto after = bearer("rs");
+  ASSERT_FALSE(after);  // fails fast rather than using a pair the vault does not hold
+  EXPECT_EQ(after.status().message(), needs_reauth_message("rs"));
+  EXPECT_EQ(mgr->hook("nope").status().code(), Code::kNotFound);
+}
+
 TEST_F(Lifecycle, AResponseWithoutRefreshTokenKeepsTheOldOne) {
   test::MemoryVault v;
   std::atomic<int> calls{0};
