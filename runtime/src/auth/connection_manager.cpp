@@ -5,6 +5,7 @@
 #include <thread>
 
 #include "core/log.hpp"
+#include "core/redact.hpp"
 
 namespace weft::auth {
 namespace {
@@ -343,6 +344,9 @@ Status ConnectionManager::do_refresh(Conn& c, bool force, const std::string& sta
 }
 
 Status ConnectionManager::store_tokens(const std::string& name, const TokenSet& t, const AuthSpec& spec) {
+  // Masked from every output from now on, before anything can print or log them.
+  redact::add_secret(t.access_token);
+  if (t.refresh_token) redact::add_secret(*t.refresh_token);
   Status last;
   for (int attempt = 0; attempt < 3; ++attempt) {
     auto rec = vault_.get(name);
@@ -409,6 +413,9 @@ Status ConnectionManager::add(const AddRequest& r) {
       break;
     case AuthKind::kNone:
       return {Code::kInvalidArgument, "connector '" + r.connector + "' needs no connection (auth: none); for a generic provider add --set auth=oauth2 (or api_token) with its URLs"};
+  }
+  for (const auto& [k, v] : secrets) {
+    if (k != vault::kClientId) redact::add_secret(v);
   }
   WEFT_RETURN_IF_ERROR(vault_.create(rec, secrets));
   Conn& c = conn(r.name);
