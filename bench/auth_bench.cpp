@@ -16,7 +16,8 @@ namespace {
 using namespace weft;  // NOLINT(google-build-using-namespace) — benchmark brevity
 
 std::int64_t system_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 Result<Json> lookup(const std::string&) {
@@ -34,7 +35,10 @@ void BM_ApplyWarm(benchmark::State& state) {
   auto rec = vault.get("c");
   rec->state = vault::ConnectionState::kActive;
   rec->access_expires_at = system_now() + 3600;
-  if (!vault.update(*rec, {{vault::kAccessToken, "warm-access-token"}, {vault::kRefreshToken, "r"}}, std::nullopt).ok()) {
+  if (!vault
+           .update(*rec, {{vault::kAccessToken, "warm-access-token"}, {vault::kRefreshToken, "r"}},
+                   std::nullopt)
+           .ok()) {
     state.SkipWithError("update failed");
   }
   http::AuthHook* hook = *mgr.hook("c");
@@ -60,7 +64,11 @@ void BM_ThousandCallersOnExpiredToken(benchmark::State& state) {
     auth::ManagerOptions mo;
     mo.now = [&] { return system_now() + offset.load(); };
     auth::ConnectionManager mgr(vault, lookup, test::poco_transport(), mo);
-    (void)mgr.add({"c", "x", "client-1", "secret-1", "",
+    (void)mgr.add({"c",
+                   "x",
+                   "client-1",
+                   "secret-1",
+                   "",
                    {{"authorize_url", server.url("/authorize")}, {"token_url", server.url("/token")}}});
     auto start = mgr.authorize("c", "http://127.0.0.1:9/cb");
     if (!start || !mgr.complete(server.approve(start->url))) {

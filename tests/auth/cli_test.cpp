@@ -1,11 +1,10 @@
 // `weft connections ...` logic in-process (auth/connections_cli.hpp): what a user sees, including the
 // --listen redirect server driven by a real HTTP "browser".
-#include <gtest/gtest.h>
-
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
+#include <gtest/gtest.h>
 
 #include <sstream>
 
@@ -19,7 +18,8 @@ namespace {
 
 Result<Json> lookup(const std::string& id) {
   if (id != "restream") return Status(Code::kNotFound, "unknown connector '" + id + "'");
-  return json::parse(R"({"id":"restream","auth":{"kind":"oauth2","authorize_url":"https://api.restream.io/login",
+  return json::parse(
+      R"({"id":"restream","auth":{"kind":"oauth2","authorize_url":"https://api.restream.io/login",
     "token_url":"https://api.restream.io/oauth/token","scopes":["profile.read"],"rotates_refresh_token":true}})");
 }
 
@@ -50,8 +50,13 @@ class ConnectionsCli : public ::testing::Test {
   ConnectionsCli() : mgr(vault, lookup, test::poco_transport()) {}
   void SetUp() override {
     std::ostringstream out, err;
-    ASSERT_EQ(cli_add(mgr, {"rs", "restream", "client-1", "secret-1", "",
-                            {{"authorize_url", server.url("/authorize")}, {"token_url", server.url("/token")}}},
+    ASSERT_EQ(cli_add(mgr,
+                      {"rs",
+                       "restream",
+                       "client-1",
+                       "secret-1",
+                       "",
+                       {{"authorize_url", server.url("/authorize")}, {"token_url", server.url("/token")}}},
                       out, err),
               0)
         << err.str();
@@ -90,7 +95,8 @@ TEST_F(ConnectionsCli, AuthorizeWithListenRefusesAForgedRedirectAndStoresNoToken
   opts.on_url = [&](const std::string& url) {
     Poco::URI u(url);
     std::string redirect;
-    for (auto& [k, v] : u.getQueryParameters()) if (k == "redirect_uri") redirect = v;
+    for (auto& [k, v] : u.getQueryParameters())
+      if (k == "redirect_uri") redirect = v;
     page = browse(redirect + "?code=stolen&state=forged");
   };
   EXPECT_EQ(cli_authorize(mgr, "rs", opts, out, err), 1);

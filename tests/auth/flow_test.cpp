@@ -1,10 +1,10 @@
 // Network-free pieces of the OAuth2 flow: spec resolution, authorize URL, PKCE, callback parsing,
 // token request styles and the token response table (RELIABILITY rows 2 and 6).
-#include <gtest/gtest.h>
+#include "auth/flow.hpp"
 
 #include <Poco/URI.h>
+#include <gtest/gtest.h>
 
-#include "auth/flow.hpp"
 #include "auth/spec.hpp"
 
 namespace weft::auth {
@@ -25,7 +25,8 @@ TEST(AuthSpec, ManifestValuesAreReadAndConnectionSettingsOverrideUrls) {
     "token_url":"https://api.restream.io/oauth/token","revoke_url":"https://api.restream.io/oauth/revoke",
     "scopes":["profile.read","stream.read"],"client_auth":"basic","rotates_refresh_token":true,
     "refresh_token_lifetime_seconds":31536000})");
-  auto s = resolve_spec(m, {{"token_url", "http://127.0.0.1:9/token"}, {"authorize_url", "http://127.0.0.1:9/a"}});
+  auto s =
+      resolve_spec(m, {{"token_url", "http://127.0.0.1:9/token"}, {"authorize_url", "http://127.0.0.1:9/a"}});
   ASSERT_TRUE(s) << s.status().to_string();
   EXPECT_EQ(s->kind, AuthKind::kOAuth2);
   EXPECT_EQ(s->token_url, "http://127.0.0.1:9/token");
@@ -41,10 +42,15 @@ TEST(AuthSpec, GenericProviderIsDeclaredEntirelyThroughSettingsOnAnAuthNoneConne
   auto plain = resolve_spec(none, {});
   ASSERT_TRUE(plain);
   EXPECT_EQ(plain->kind, AuthKind::kNone);
-  auto s = resolve_spec(none, {{"auth", "oauth2"}, {"authorize_url", "https://id.example/auth"},
-                               {"token_url", "https://id.example/token"}, {"scopes", "a,b c"},
-                               {"scope_separator", "comma"}, {"client_auth", "query"}, {"token_method", "GET"},
-                               {"pkce", "true"}, {"authorize_param.prompt", "consent"}});
+  auto s = resolve_spec(none, {{"auth", "oauth2"},
+                               {"authorize_url", "https://id.example/auth"},
+                               {"token_url", "https://id.example/token"},
+                               {"scopes", "a,b c"},
+                               {"scope_separator", "comma"},
+                               {"client_auth", "query"},
+                               {"token_method", "GET"},
+                               {"pkce", "true"},
+                               {"authorize_param.prompt", "consent"}});
   ASSERT_TRUE(s) << s.status().to_string();
   EXPECT_EQ(s->kind, AuthKind::kOAuth2);
   EXPECT_EQ(s->scopes, (std::vector<std::string>{"a", "b", "c"}));
@@ -66,10 +72,13 @@ TEST(AuthSpec, BadValuesAreOneClearErrorNamingTheField) {
   auto missing = resolve_spec(none, {{"auth", "oauth2"}, {"authorize_url", "https://x/a"}});
   ASSERT_FALSE(missing);
   EXPECT_NE(missing.status().message().find("token_url"), std::string::npos);
-  auto relative = resolve_spec(none, {{"auth", "oauth2"}, {"authorize_url", "/a"}, {"token_url", "https://x/t"}});
+  auto relative =
+      resolve_spec(none, {{"auth", "oauth2"}, {"authorize_url", "/a"}, {"token_url", "https://x/t"}});
   ASSERT_FALSE(relative);
   EXPECT_NE(relative.status().message().find("authorize_url"), std::string::npos);
-  auto sep = resolve_spec(none, {{"auth", "oauth2"}, {"authorize_url", "https://x/a"}, {"token_url", "https://x/t"},
+  auto sep = resolve_spec(none, {{"auth", "oauth2"},
+                                 {"authorize_url", "https://x/a"},
+                                 {"token_url", "https://x/t"},
                                  {"scope_separator", ";"}});
   ASSERT_FALSE(sep);
   EXPECT_NE(sep.status().message().find("scope_separator"), std::string::npos);
@@ -100,9 +109,11 @@ TEST(Pkce, VerifierIsLongRandomAndChallengeIsS256) {
   EXPECT_GE(v1.size(), 43u);
   EXPECT_LE(v1.size(), 128u);
   EXPECT_NE(v1, v2);
-  EXPECT_EQ(v1.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"), std::string::npos);
+  EXPECT_EQ(v1.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_"),
+            std::string::npos);
   // RFC 7636 Appendix B test vector.
-  EXPECT_EQ(pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"), "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
+  EXPECT_EQ(pkce_challenge("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"),
+            "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM");
 }
 
 TEST(Callback, ParsesParametersAndRefusesADuplicatedState) {
@@ -129,7 +140,8 @@ TEST(TokenRequest, ClientAuthenticatesWithBasicBodyOrQueryAndLivepushUsesGet) {
   EXPECT_EQ(basic.method, "POST");
   EXPECT_EQ(basic.body, "grant_type=refresh_token&refresh_token=r%20t");
   bool has_basic = false;
-  for (auto& [k, v] : basic.headers) has_basic |= k == "Authorization" && v == "Basic " + base64("id%3A1:s%26cret");
+  for (auto& [k, v] : basic.headers)
+    has_basic |= k == "Authorization" && v == "Basic " + base64("id%3A1:s%26cret");
   EXPECT_TRUE(has_basic);
 
   s.client_auth = ClientAuth::kBody;
@@ -175,17 +187,21 @@ TEST_P(TokenResponseTable, IsParsedOrRefusedWithATypedError) {
 INSTANTIATE_TEST_SUITE_P(
     Rows, TokenResponseTable,
     ::testing::Values(
-        TableRow{"standard", 200, R"({"access_token":"a","token_type":"Bearer","expires_in":3600})", Code::kOk},
+        TableRow{"standard", 200, R"({"access_token":"a","token_type":"Bearer","expires_in":3600})",
+                 Code::kOk},
         TableRow{"expires_in_string", 200, R"({"access_token":"a","expires_in":"3600"})", Code::kOk},
         TableRow{"expires_epoch", 200, R"({"access_token":"a","expires":1800003600})", Code::kOk},
         TableRow{"camel_case_only", 200, R"({"accessToken":"a","accessTokenExpiresIn":3600})", Code::kOk},
-        TableRow{"missing_access_token", 200, R"({"token_type":"Bearer","expires_in":3600})", Code::kInvalidArgument},
+        TableRow{"missing_access_token", 200, R"({"token_type":"Bearer","expires_in":3600})",
+                 Code::kInvalidArgument},
         TableRow{"empty_access_token", 200, R"({"access_token":""})", Code::kInvalidArgument},
         TableRow{"access_token_not_string", 200, R"({"access_token":5})", Code::kInvalidArgument},
         TableRow{"negative_expiry", 200, R"({"access_token":"a","expires_in":-5})", Code::kInvalidArgument},
         TableRow{"absurd_expiry", 200, R"({"access_token":"a","expires_in":1e12})", Code::kInvalidArgument},
-        TableRow{"absurd_epoch", 200, R"({"access_token":"a","expires":99999999999999})", Code::kInvalidArgument},
-        TableRow{"garbage_expiry_string", 200, R"({"access_token":"a","expires_in":"soon"})", Code::kInvalidArgument},
+        TableRow{"absurd_epoch", 200, R"({"access_token":"a","expires":99999999999999})",
+                 Code::kInvalidArgument},
+        TableRow{"garbage_expiry_string", 200, R"({"access_token":"a","expires_in":"soon"})",
+                 Code::kInvalidArgument},
         TableRow{"html", 200, "<html><body>login</body></html>", Code::kInvalidArgument},
         TableRow{"truncated", 200, R"({"access_token":"a","expi)", Code::kInvalidArgument},
         TableRow{"not_an_object", 200, R"(["a"])", Code::kInvalidArgument},
@@ -198,11 +214,11 @@ INSTANTIATE_TEST_SUITE_P(
     [](const ::testing::TestParamInfo<TableRow>& i) { return std::string(i.param.name); });
 
 TEST(TokenResponse, ReadsRestreamTwinsLivepushTypeAndScopes) {
-  auto r = parse_token_response(
-      200,
-      R"({"accessToken":"a1","refreshToken":"r1","accessTokenExpiresEpoch":1800003600,
+  auto r =
+      parse_token_response(200,
+                           R"({"accessToken":"a1","refreshToken":"r1","accessTokenExpiresEpoch":1800003600,
           "refreshTokenExpiresIn":31536000,"scopeJson":["profile.read","stream.read"],"tokenType":"Bearer"})",
-      kNow);
+                           kNow);
   ASSERT_TRUE(r) << r.status().to_string();
   EXPECT_EQ(r->access_token, "a1");
   EXPECT_EQ(r->refresh_token, "r1");
@@ -210,7 +226,8 @@ TEST(TokenResponse, ReadsRestreamTwinsLivepushTypeAndScopes) {
   EXPECT_EQ(r->refresh_expires_at, kNow + 31536000);
   EXPECT_EQ(*r->scopes, (std::vector<std::string>{"profile.read", "stream.read"}));
 
-  auto lp = parse_token_response(200, R"({"access_token":"a","refresh_token":"r","token_type":"access_token","expires_in":3600})", kNow);
+  auto lp = parse_token_response(
+      200, R"({"access_token":"a","refresh_token":"r","token_type":"access_token","expires_in":3600})", kNow);
   ASSERT_TRUE(lp);
   EXPECT_EQ(lp->token_type, "access_token");
   EXPECT_EQ(lp->expires_at, kNow + 3600);

@@ -19,19 +19,23 @@ namespace {
 constexpr const char* kRedirect = "http://127.0.0.1:9/oauth/callback";
 
 std::int64_t system_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 const std::map<std::string, std::string>& manifests() {
   static const std::map<std::string, std::string> m = {
-      {"restream", R"({"id":"restream","auth":{"kind":"oauth2","authorize_url":"https://api.restream.io/login",
+      {"restream",
+       R"({"id":"restream","auth":{"kind":"oauth2","authorize_url":"https://api.restream.io/login",
         "token_url":"https://api.restream.io/oauth/token","revoke_url":"https://api.restream.io/oauth/revoke",
         "scopes":["profile.read","stream.read"],"client_auth":"basic","rotates_refresh_token":true,
         "refresh_token_lifetime_seconds":31536000}})"},
-      {"livepush", R"({"id":"livepush","auth":{"kind":"oauth2","authorize_url":"https://id.livepush.io/oauth2/authorize",
+      {"livepush",
+       R"({"id":"livepush","auth":{"kind":"oauth2","authorize_url":"https://id.livepush.io/oauth2/authorize",
         "token_url":"https://tokens.livepush.io/oauth2/access_token","scopes":["profile.read","streams.read"],
         "scope_separator":",","client_auth":"query","token_method":"GET","token_type_override":"Bearer"}})"},
-      {"http", R"({"id":"http","auth":{"kind":"none"},"settings":{"api_key":{"type":"string","secret":true}}})"},
+      {"http",
+       R"({"id":"http","auth":{"kind":"none"},"settings":{"api_key":{"type":"string","secret":true}}})"},
       {"ovenmediaengine", R"({"id":"ovenmediaengine","auth":{"kind":"api_token","header":"Authorization",
         "scheme":"Basic","encoding":"base64"}})"},
   };
@@ -51,7 +55,8 @@ http::Request get(const std::string& url) {
 }
 
 std::string header(const http::Request& r, const std::string& name) {
-  for (auto& [k, v] : r.headers) if (k == name) return v;
+  for (auto& [k, v] : r.headers)
+    if (k == name) return v;
   return "";
 }
 
@@ -79,11 +84,13 @@ class Lifecycle : public ::testing::Test {
     return std::make_unique<ConnectionManager>(vault, lookup, test::poco_transport(), mo);
   }
   std::map<std::string, std::string> urls(bool revoke = true) {
-    std::map<std::string, std::string> s = {{"authorize_url", server->url("/authorize")}, {"token_url", server->url("/token")}};
+    std::map<std::string, std::string> s = {{"authorize_url", server->url("/authorize")},
+                                            {"token_url", server->url("/token")}};
     if (revoke) s["revoke_url"] = server->url("/revoke");
     return s;
   }
-  void add(const std::string& name, const std::string& connector, std::map<std::string, std::string> settings) {
+  void add(const std::string& name, const std::string& connector,
+           std::map<std::string, std::string> settings) {
     Status s = mgr->add({name, connector, "client-1", "secret-1", "", std::move(settings)});
     ASSERT_TRUE(s.ok()) << s.to_string();
   }
@@ -270,7 +277,8 @@ TEST_F(Lifecycle, ReusedRefreshTokenRevokesTheGrantAndTheConnectionNeedsReauthWi
   for (int i = 0; i < 50; ++i) {
     auto b = bearer("rs");
     ASSERT_FALSE(b);
-    EXPECT_EQ(b.status().message(), "connection 'rs' needs re-authorization: run `weft connections authorize rs`");
+    EXPECT_EQ(b.status().message(),
+              "connection 'rs' needs re-authorization: run `weft connections authorize rs`");
   }
   EXPECT_EQ(server->token_requests(), requests);
   EXPECT_EQ(vault.get("rs")->state, vault::ConnectionState::kNeedsReauth);
@@ -341,11 +349,20 @@ TEST_F(Lifecycle, AResponseWithoutRefreshTokenKeepsTheOldOne) {
     return r;
   };
   ConnectionManager m(v, lookup, t);
-  ASSERT_TRUE(m.add({"g", "http", "id", "sec", "", {{"auth", "oauth2"}, {"authorize_url", "http://127.0.0.1:9/a"},
-                                                     {"token_url", "http://127.0.0.1:9/t"}}}).ok());
+  ASSERT_TRUE(m.add({"g",
+                     "http",
+                     "id",
+                     "sec",
+                     "",
+                     {{"auth", "oauth2"},
+                      {"authorize_url", "http://127.0.0.1:9/a"},
+                      {"token_url", "http://127.0.0.1:9/t"}}})
+                  .ok());
   auto rec = v.get("g");
   rec->state = vault::ConnectionState::kActive;
-  ASSERT_TRUE(v.update(*rec, {{vault::kAccessToken, "old-access"}, {vault::kRefreshToken, "keep-me-refresh"}}, std::nullopt).ok());
+  ASSERT_TRUE(v.update(*rec, {{vault::kAccessToken, "old-access"}, {vault::kRefreshToken, "keep-me-refresh"}},
+                       std::nullopt)
+                  .ok());
   ASSERT_TRUE(m.refresh("g").ok());
   EXPECT_EQ(v.raw_secrets("g").at(vault::kRefreshToken), "keep-me-refresh");
   EXPECT_EQ(v.raw_secrets("g").at(vault::kAccessToken), "fresh-access");

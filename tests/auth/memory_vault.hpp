@@ -17,7 +17,9 @@ namespace weft::test {
 class MemoryVault final : public vault::Vault {
  public:
   std::function<std::int64_t()> now = [] {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
   };
   bool fail_updates = false;  // makes update() fail (a full disk)
 
@@ -53,13 +55,16 @@ class MemoryVault final : public vault::Vault {
     if (fail_updates) return {Code::kUnavailable, "disk I/O error"};
     auto it = rows_.find(r.name);
     if (it == rows_.end()) return {Code::kNotFound, "no connection named '" + r.name + "'"};
-    if (expected && *expected != it->second.rec.generation) return {Code::kFailedPrecondition, "generation changed"};
+    if (expected && *expected != it->second.rec.generation)
+      return {Code::kFailedPrecondition, "generation changed"};
     std::int64_t gen = it->second.rec.generation + 1;
     it->second.rec = r;
     it->second.rec.generation = gen;
     for (const auto& [k, v] : changes) {
-      if (v) it->second.secrets[k] = *v;
-      else it->second.secrets.erase(k);
+      if (v)
+        it->second.secrets[k] = *v;
+      else
+        it->second.secrets.erase(k);
     }
     ++updates_;
     return Status::Ok();

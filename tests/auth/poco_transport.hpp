@@ -23,7 +23,8 @@ inline Result<http::Response> poco_send(http::Request req) {
     session.setTimeout(Poco::Timespan(10, 0));
     Poco::Net::HTTPRequest preq(req.method, uri.getPathAndQuery(), Poco::Net::HTTPMessage::HTTP_1_1);
     for (const auto& [k, v] : req.headers) preq.set(k, v);
-    if (!req.body.empty() || req.method == "POST") preq.setContentLength(static_cast<std::streamsize>(req.body.size()));
+    if (!req.body.empty() || req.method == "POST")
+      preq.setContentLength(static_cast<std::streamsize>(req.body.size()));
     session.sendRequest(preq) << req.body;
     Poco::Net::HTTPResponse presp;
     std::istream& in = session.receiveResponse(presp);
@@ -39,6 +40,8 @@ inline Result<http::Response> poco_send(http::Request req) {
   }
 }
 
-inline auth::Transport poco_transport() { return [](http::Request r) { return poco_send(std::move(r)); }; }
+inline auth::Transport poco_transport() {
+  return [](http::Request r) { return poco_send(std::move(r)); };
+}
 
 }  // namespace weft::test

@@ -15,6 +15,7 @@
 #pragma once
 
 #include <Poco/Base64Decoder.h>
+#include <Poco/Base64Encoder.h>
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
 #include <Poco/Net/HTMLForm.h>
@@ -26,7 +27,6 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/SHA2Engine.h>
-#include <Poco/Base64Encoder.h>
 #include <Poco/Timestamp.h>
 #include <Poco/URI.h>
 
@@ -87,7 +87,8 @@ class OAuthServer {
     auto* params = new Poco::Net::HTTPServerParams;  // owned by the server (Poco ref-counting)
     params->setMaxThreads(16);
     params->setKeepAlive(false);
-    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), sock, params);  // Poco owns the factory
+    server_ =
+        std::make_unique<Poco::Net::HTTPServer>(new Factory(*this), sock, params);  // Poco owns the factory
     server_->start();
     port_ = server_->socket().address().port();
   }
@@ -95,7 +96,9 @@ class OAuthServer {
   OAuthServer(const OAuthServer&) = delete;
   OAuthServer& operator=(const OAuthServer&) = delete;
 
-  std::string url(const std::string& path = "") const { return "http://127.0.0.1:" + std::to_string(port_) + path; }
+  std::string url(const std::string& path = "") const {
+    return "http://127.0.0.1:" + std::to_string(port_) + path;
+  }
   int token_requests() const { return token_requests_.load(); }
   int revoke_requests() const { return revoke_requests_.load(); }
   int api_requests() const { return api_requests_.load(); }
@@ -111,7 +114,8 @@ class OAuthServer {
   }
   bool grant_revoked() {
     std::lock_guard<std::mutex> g(mu_);
-    for (auto& [id, revoked] : grants_) if (revoked) return true;
+    for (auto& [id, revoked] : grants_)
+      if (revoked) return true;
     return false;
   }
   std::vector<std::string> revoked_tokens() {
@@ -139,7 +143,8 @@ class OAuthServer {
     }
     std::lock_guard<std::mutex> g(mu_);
     last_authorize_ = q;
-    if (q["response_type"] != "code" || q["client_id"] != o_.client_id || q["redirect_uri"].empty()) return "";
+    if (q["response_type"] != "code" || q["client_id"] != o_.client_id || q["redirect_uri"].empty())
+      return "";
     if (o_.require_pkce && (q["code_challenge"].empty() || q["code_challenge_method"] != "S256")) return "";
     const std::string redirect = q["redirect_uri"];
     const std::string sep = redirect.find('?') == std::string::npos ? "?" : "&";
@@ -190,7 +195,9 @@ class OAuthServer {
     return out;
   }
   static long long epoch() {
-    return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+    return std::chrono::duration_cast<std::chrono::seconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
   }
 
   class Handler final : public Poco::Net::HTTPRequestHandler {
@@ -264,7 +271,8 @@ class OAuthServer {
     }
     if (id != o_.client_id) return false;
     // A PKCE public client may omit the secret (generic style).
-    return secret == o_.client_secret || (o_.style == OAuthStyle::kGeneric && secret.empty() && !p["code_verifier"].empty());
+    return secret == o_.client_secret ||
+           (o_.style == OAuthStyle::kGeneric && secret.empty() && !p["code_verifier"].empty());
   }
 
   std::string issue(int grant, bool expires_as_string) {
@@ -273,7 +281,8 @@ class OAuthServer {
     access_[access] = Access{grant, true};
     refresh_[refresh] = Refresh{grant, false};
     const long long now = epoch();
-    const std::string exp_in = expires_as_string ? "\"" + std::to_string(o_.access_ttl) + "\"" : std::to_string(o_.access_ttl);
+    const std::string exp_in =
+        expires_as_string ? "\"" + std::to_string(o_.access_ttl) + "\"" : std::to_string(o_.access_ttl);
     std::ostringstream b;
     b << "{\"access_token\":\"" << access << "\",\"refresh_token\":\"" << refresh << "\",";
     switch (o_.style) {
@@ -282,9 +291,11 @@ class OAuthServer {
         break;
       case OAuthStyle::kRestream:
         b << "\"token_type\":\"Bearer\",\"expires_in\":" << exp_in << ",\"expires\":" << now + o_.access_ttl
-          << ",\"scope\":\"profile.read stream.read\",\"accessToken\":\"" << access << "\",\"refreshToken\":\"" << refresh
-          << "\",\"accessTokenExpiresIn\":" << o_.access_ttl << ",\"accessTokenExpiresEpoch\":" << now + o_.access_ttl
-          << ",\"refreshTokenExpiresIn\":" << o_.refresh_ttl << ",\"refreshTokenExpiresEpoch\":" << now + o_.refresh_ttl
+          << ",\"scope\":\"profile.read stream.read\",\"accessToken\":\"" << access
+          << "\",\"refreshToken\":\"" << refresh << "\",\"accessTokenExpiresIn\":" << o_.access_ttl
+          << ",\"accessTokenExpiresEpoch\":" << now + o_.access_ttl
+          << ",\"refreshTokenExpiresIn\":" << o_.refresh_ttl
+          << ",\"refreshTokenExpiresEpoch\":" << now + o_.refresh_ttl
           << ",\"scopeJson\":[\"profile.read\",\"stream.read\"],\"tokenType\":\"Bearer\"}";
         break;
       case OAuthStyle::kGeneric:
@@ -303,23 +314,35 @@ class OAuthServer {
     std::lock_guard<std::mutex> g(mu_);
     last_ = TokenRequestSeen{req.getMethod(), req.getURI(), req.get("Authorization", ""), "", p};
     const bool want_get = o_.style == OAuthStyle::kLivepush;
-    if ((req.getMethod() == "GET") != want_get) return {405, "application/json", json_error("invalid_request"), ""};
+    if ((req.getMethod() == "GET") != want_get)
+      return {405, "application/json", json_error("invalid_request"), ""};
     if (!faults_.empty()) {
       TokenFault f = faults_.front();
       faults_.pop_front();
       switch (f) {
-        case TokenFault::kMissingAccessToken: return {200, "application/json", "{\"token_type\":\"Bearer\",\"expires_in\":3600}", ""};
-        case TokenFault::kNegativeExpiry: return {200, "application/json", "{\"access_token\":\"x-neg\",\"expires_in\":-5}", ""};
-        case TokenFault::kHugeExpiry: return {200, "application/json", "{\"access_token\":\"x-huge\",\"expires_in\":1e12}", ""};
-        case TokenFault::kHtml: return {200, "text/html", "<html><body>Please log in</body></html>", ""};
-        case TokenFault::kTruncated: return {200, "application/json", "{\"access_token\":\"x-trunc\",\"expi", ""};
-        case TokenFault::kRateLimitSeconds: return {429, "application/json", json_error("rate_limited"), "1"};
+        case TokenFault::kMissingAccessToken:
+          return {200, "application/json", "{\"token_type\":\"Bearer\",\"expires_in\":3600}", ""};
+        case TokenFault::kNegativeExpiry:
+          return {200, "application/json", "{\"access_token\":\"x-neg\",\"expires_in\":-5}", ""};
+        case TokenFault::kHugeExpiry:
+          return {200, "application/json", "{\"access_token\":\"x-huge\",\"expires_in\":1e12}", ""};
+        case TokenFault::kHtml:
+          return {200, "text/html", "<html><body>Please log in</body></html>", ""};
+        case TokenFault::kTruncated:
+          return {200, "application/json", "{\"access_token\":\"x-trunc\",\"expi", ""};
+        case TokenFault::kRateLimitSeconds:
+          return {429, "application/json", json_error("rate_limited"), "1"};
         case TokenFault::kRateLimitDate:
           return {429, "application/json", json_error("rate_limited"),
-                  Poco::DateTimeFormatter::format(Poco::Timestamp() + 2 * Poco::Timespan::SECONDS, Poco::DateTimeFormat::HTTP_FORMAT)};
-        case TokenFault::kServerError: return {503, "application/json", json_error("temporarily_unavailable"), ""};
-        case TokenFault::kInvalidGrant: return {400, "application/json", json_error("invalid_grant"), ""};
-        case TokenFault::kExpiresInString: pending_string_expiry_ = true; break;
+                  Poco::DateTimeFormatter::format(Poco::Timestamp() + 2 * Poco::Timespan::SECONDS,
+                                                  Poco::DateTimeFormat::HTTP_FORMAT)};
+        case TokenFault::kServerError:
+          return {503, "application/json", json_error("temporarily_unavailable"), ""};
+        case TokenFault::kInvalidGrant:
+          return {400, "application/json", json_error("invalid_grant"), ""};
+        case TokenFault::kExpiresInString:
+          pending_string_expiry_ = true;
+          break;
       }
     }
     if (!client_ok(req, p)) return {401, "application/json", json_error("invalid_client"), ""};
@@ -333,7 +356,8 @@ class OAuthServer {
       it->second.used = true;
       if (!it->second.challenge.empty() || o_.require_pkce) {
         const std::string v = p["code_verifier"];
-        if (v.size() < 43 || v.size() > 128 || s256(v) != it->second.challenge) return {400, "application/json", json_error("invalid_grant"), ""};
+        if (v.size() < 43 || v.size() > 128 || s256(v) != it->second.challenge)
+          return {400, "application/json", json_error("invalid_grant"), ""};
       }
       int grant = ++grant_serial_;
       grants_[grant] = false;
@@ -341,7 +365,8 @@ class OAuthServer {
     }
     if (p["grant_type"] == "refresh_token") {
       auto it = refresh_.find(p["refresh_token"]);
-      if (it == refresh_.end() || grants_[it->second.grant]) return {400, "application/json", json_error("invalid_grant"), ""};
+      if (it == refresh_.end() || grants_[it->second.grant])
+        return {400, "application/json", json_error("invalid_grant"), ""};
       if (it->second.used) {
         if (o_.reuse_revokes_grant) grants_[it->second.grant] = true;  // theft detection
         return {400, "application/json", json_error("invalid_grant"), ""};
@@ -349,7 +374,8 @@ class OAuthServer {
       const int grant = it->second.grant;
       if (o_.rotate) {
         it->second.used = true;
-        for (auto& [t, a] : access_) if (a.grant == grant) a.valid = false;
+        for (auto& [t, a] : access_)
+          if (a.grant == grant) a.valid = false;
         return {200, "application/json", issue(grant, as_string), ""};
       }
       std::string body = issue(grant, as_string);
@@ -377,7 +403,8 @@ class OAuthServer {
     std::lock_guard<std::mutex> g(mu_);
     if (a.rfind("Bearer ", 0) == 0) {
       auto it = access_.find(a.substr(7));
-      if (it != access_.end() && it->second.valid && !grants_[it->second.grant]) return {200, "application/json", "{\"ok\":true}", ""};
+      if (it != access_.end() && it->second.valid && !grants_[it->second.grant])
+        return {200, "application/json", "{\"ok\":true}", ""};
     }
     return {401, "application/json", "{\"error\":{\"statusCode\":401,\"name\":\"invalid_token\"}}", ""};
   }

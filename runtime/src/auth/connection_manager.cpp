@@ -35,10 +35,14 @@ std::string get_or(const std::map<std::string, std::string>& m, const std::strin
 
 const char* connection_state_name(vault::ConnectionState s) {
   switch (s) {
-    case vault::ConnectionState::kPending: return "pending";
-    case vault::ConnectionState::kActive: return "active";
-    case vault::ConnectionState::kNeedsReauth: return "needs_reauth";
-    case vault::ConnectionState::kRevoked: return "revoked";
+    case vault::ConnectionState::kPending:
+      return "pending";
+    case vault::ConnectionState::kActive:
+      return "active";
+    case vault::ConnectionState::kNeedsReauth:
+      return "needs_reauth";
+    case vault::ConnectionState::kRevoked:
+      return "revoked";
   }
   return "pending";
 }
@@ -90,7 +94,10 @@ struct Loaded {
 
 ConnectionManager::ConnectionManager(vault::Vault& vault, ManifestLookup manifests, Transport transport,
                                      ManagerOptions options)
-    : vault_(vault), manifests_(std::move(manifests)), transport_(std::move(transport)), options_(std::move(options)) {
+    : vault_(vault),
+      manifests_(std::move(manifests)),
+      transport_(std::move(transport)),
+      options_(std::move(options)) {
   if (options_.owner.empty()) {
     char host[256] = {0};
     ::gethostname(host, sizeof(host) - 1);
@@ -102,7 +109,8 @@ ConnectionManager::~ConnectionManager() = default;
 
 std::int64_t ConnectionManager::now() const {
   if (options_.now) return options_.now();
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+      .count();
 }
 
 std::int64_t ConnectionManager::token_requests() const { return token_requests_.load(); }
@@ -144,12 +152,14 @@ void ConnectionManager::publish(Conn& c, const vault::ConnectionRecord& rec,
   c.expires_at = rec.access_expires_at;
   c.header_name = "Authorization";
   // The scheme is Bearer whatever token_type said (Livepush says "access_token"), unless overridden.
-  c.header_value = (c.spec.token_type_override.empty() ? std::string("Bearer") : c.spec.token_type_override) + " " + token;
+  c.header_value =
+      (c.spec.token_type_override.empty() ? std::string("Bearer") : c.spec.token_type_override) + " " + token;
   if (rec.refresh_expires_at && !c.warned_refresh_expiry &&
       *rec.refresh_expires_at - now() < options_.refresh_warning.count()) {
     c.warned_refresh_expiry = true;
     log::warn("auth", "refresh token expires soon: re-authorize before it does",
-              {{"connection", c.name}, {"refresh_expires_at", std::to_string(*rec.refresh_expires_at)},
+              {{"connection", c.name},
+               {"refresh_expires_at", std::to_string(*rec.refresh_expires_at)},
                {"command", "weft connections authorize " + c.name}});
   }
 }
@@ -184,11 +194,15 @@ bool fresh(const ConnectionManager::Conn&, std::optional<std::int64_t> expires_a
 static Status usable_state(const std::string& name, vault::ConnectionState s, bool removed) {
   if (removed) return {Code::kNotFound, "connection '" + name + "' was removed"};
   switch (s) {
-    case vault::ConnectionState::kActive: return Status::Ok();
+    case vault::ConnectionState::kActive:
+      return Status::Ok();
     case vault::ConnectionState::kPending:
-      return {Code::kFailedPrecondition, "connection '" + name + "' is not authorized yet: run `weft connections authorize " + name + "`"};
+      return {
+          Code::kFailedPrecondition,
+          "connection '" + name + "' is not authorized yet: run `weft connections authorize " + name + "`"};
     case vault::ConnectionState::kNeedsReauth:
-    case vault::ConnectionState::kRevoked: break;
+    case vault::ConnectionState::kRevoked:
+      break;
   }
   return {Code::kFailedPrecondition, needs_reauth_message(name)};
 }
@@ -225,9 +239,10 @@ Status ConnectionManager::ensure_fresh(Conn& c, std::unique_lock<std::mutex>& lk
   for (;;) {
     if (c.epoch != start && !c.last_refresh.ok()) return c.last_refresh;  // joined a failed refresh
     WEFT_RETURN_IF_ERROR(usable_state(c.name, c.state, c.removed));
-    bool satisfied = force            ? c.epoch != start
-                     : !stale.empty() ? (!c.access_token.empty() && c.access_token != stale)
-                                      : fresh(c, c.expires_at, c.obtained_at, options_.refresh_skew.count(), now());
+    bool satisfied = force ? c.epoch != start
+                     : !stale.empty()
+                         ? (!c.access_token.empty() && c.access_token != stale)
+                         : fresh(c, c.expires_at, c.obtained_at, options_.refresh_skew.count(), now());
     if (satisfied) return Status::Ok();
     if (!c.refreshing) break;
     c.cv.wait(lk);
@@ -279,8 +294,9 @@ Status ConnectionManager::do_refresh(Conn& c, bool force, const std::string& sta
     }
     cur = std::move(*l);
     const std::string stored = get_or(cur.secrets, vault::kAccessToken);
-    const bool other_refreshed = !stored.empty() && stored != stale &&
-                                 (force || fresh(c, cur.rec.access_expires_at, now(), options_.refresh_skew.count(), now()));
+    const bool other_refreshed =
+        !stored.empty() && stored != stale &&
+        (force || fresh(c, cur.rec.access_expires_at, now(), options_.refresh_skew.count(), now()));
     if (cur.rec.state != vault::ConnectionState::kActive || other_refreshed) {
       if (leased) (void)vault_.release_lease(c.name, options_.owner);
       publish_locked(cur);
@@ -288,7 +304,8 @@ Status ConnectionManager::do_refresh(Conn& c, bool force, const std::string& sta
     }
     if (leased) break;
     if (std::chrono::steady_clock::now() >= deadline) {
-      return {Code::kUnavailable, "another process is refreshing connection '" + c.name + "' and did not finish in time"};
+      return {Code::kUnavailable,
+              "another process is refreshing connection '" + c.name + "' and did not finish in time"};
     }
     std::this_thread::sleep_for(options_.lease_poll);
   }
@@ -322,7 +339,8 @@ Status ConnectionManager::do_refresh(Conn& c, bool force, const std::string& sta
   const std::string refresh_token = get_or(cur.secrets, vault::kRefreshToken);
   if (refresh_token.empty()) return mark_needs_reauth("no refresh token is stored");
   ClientCredentials client{get_or(cur.secrets, vault::kClientId), get_or(cur.secrets, vault::kClientSecret)};
-  http::Request req = token_request(spec, client, {{"grant_type", "refresh_token"}, {"refresh_token", refresh_token}});
+  http::Request req =
+      token_request(spec, client, {{"grant_type", "refresh_token"}, {"refresh_token", refresh_token}});
   ++token_requests_;
   auto resp = transport_(std::move(req));
   if (!resp) return resp.status().with_context("refreshing connection '" + c.name + "'");
@@ -334,7 +352,8 @@ Status ConnectionManager::do_refresh(Conn& c, bool force, const std::string& sta
   Status stored = store_tokens(c.name, *tokens, spec);
   if (!stored.ok()) {
     // With a rotating provider the pair just received is the only valid one; it could not be kept.
-    if (spec.rotates_refresh_token) return mark_needs_reauth("could not store the rotated token pair: " + stored.message());
+    if (spec.rotates_refresh_token)
+      return mark_needs_reauth("could not store the rotated token pair: " + stored.message());
     return stored.with_context("refreshing connection '" + c.name + "'");
   }
   auto after = read();
@@ -372,7 +391,9 @@ Status ConnectionManager::store_tokens(const std::string& name, const TokenSet& 
 
 Status ConnectionManager::add(const AddRequest& r) {
   if (!valid_name(r.name)) {
-    return {Code::kInvalidArgument, "connection name '" + r.name + "' is invalid: use 1-64 of a-z 0-9 _ - starting with a letter or digit"};
+    return {Code::kInvalidArgument,
+            "connection name '" + r.name +
+                "' is invalid: use 1-64 of a-z 0-9 _ - starting with a letter or digit"};
   }
   auto manifest = manifests_(r.connector);
   if (!manifest) return manifest.status();
@@ -392,27 +413,42 @@ Status ConnectionManager::add(const AddRequest& r) {
       secret = flag.isBoolean() && flag.extract<bool>();
     } catch (const Poco::Exception&) {
     }
-    if (secret) secrets["setting:" + k] = v;
-    else rec.settings[k] = v;
+    if (secret)
+      secrets["setting:" + k] = v;
+    else
+      rec.settings[k] = v;
   }
   switch (spec->kind) {
     case AuthKind::kOAuth2:
-      if (r.client_id.empty()) return {Code::kInvalidArgument, "connector '" + r.connector + "' uses oauth2: give --client-id (and --client-secret)"};
-      if (r.client_secret.empty() && !spec->pkce) return {Code::kInvalidArgument, "connector '" + r.connector + "' uses oauth2 without PKCE: give --client-secret"};
-      if (!r.token.empty()) return {Code::kInvalidArgument, "connector '" + r.connector + "' uses oauth2: --token is not used (run `weft connections authorize " + r.name + "` after adding)"};
+      if (r.client_id.empty())
+        return {Code::kInvalidArgument,
+                "connector '" + r.connector + "' uses oauth2: give --client-id (and --client-secret)"};
+      if (r.client_secret.empty() && !spec->pkce)
+        return {Code::kInvalidArgument,
+                "connector '" + r.connector + "' uses oauth2 without PKCE: give --client-secret"};
+      if (!r.token.empty())
+        return {Code::kInvalidArgument,
+                "connector '" + r.connector +
+                    "' uses oauth2: --token is not used (run `weft connections authorize " + r.name +
+                    "` after adding)"};
       secrets[vault::kClientId] = r.client_id;
       if (!r.client_secret.empty()) secrets[vault::kClientSecret] = r.client_secret;
       rec.state = vault::ConnectionState::kPending;
       rec.scopes = spec->scopes;
       break;
     case AuthKind::kApiToken:
-      if (r.token.empty()) return {Code::kInvalidArgument, "connector '" + r.connector + "' uses an API token: give --token"};
-      if (!r.client_id.empty() || !r.client_secret.empty()) return {Code::kInvalidArgument, "connector '" + r.connector + "' uses an API token: --client-id/--client-secret are not used"};
+      if (r.token.empty())
+        return {Code::kInvalidArgument, "connector '" + r.connector + "' uses an API token: give --token"};
+      if (!r.client_id.empty() || !r.client_secret.empty())
+        return {Code::kInvalidArgument, "connector '" + r.connector +
+                                            "' uses an API token: --client-id/--client-secret are not used"};
       secrets[vault::kApiToken] = r.token;
       rec.state = vault::ConnectionState::kActive;
       break;
     case AuthKind::kNone:
-      return {Code::kInvalidArgument, "connector '" + r.connector + "' needs no connection (auth: none); for a generic provider add --set auth=oauth2 (or api_token) with its URLs"};
+      return {Code::kInvalidArgument, "connector '" + r.connector +
+                                          "' needs no connection (auth: none); for a generic provider add "
+                                          "--set auth=oauth2 (or api_token) with its URLs"};
   }
   for (const auto& [k, v] : secrets) {
     if (k != vault::kClientId) redact::add_secret(v);
@@ -431,25 +467,34 @@ Result<std::vector<ConnectionSummary>> ConnectionManager::list() {
   if (!recs) return recs.status();
   std::vector<ConnectionSummary> out;
   for (const auto& rec : *recs) {
-    ConnectionSummary s{rec.name, rec.connector, "unknown", connection_state_name(rec.state), rec.scopes,
-                        rec.access_expires_at, rec.refresh_expires_at, rec.last_error};
+    ConnectionSummary s{rec.name,
+                        rec.connector,
+                        "unknown",
+                        connection_state_name(rec.state),
+                        rec.scopes,
+                        rec.access_expires_at,
+                        rec.refresh_expires_at,
+                        rec.last_error};
     if (auto spec = spec_for(rec)) s.auth_kind = kind_name(spec->kind);
     out.push_back(std::move(s));
   }
   return out;
 }
 
-Result<AuthorizeStart> ConnectionManager::authorize(const std::string& name, const std::string& redirect_uri) {
+Result<AuthorizeStart> ConnectionManager::authorize(const std::string& name,
+                                                    const std::string& redirect_uri) {
   auto rec = vault_.get(name);
   if (!rec) return rec.status();
   auto spec = spec_for(*rec);
   if (!spec) return spec.status();
   if (spec->kind != AuthKind::kOAuth2) {
-    return Status(Code::kInvalidArgument, "connection '" + name + "' uses " + kind_name(spec->kind) + ", not oauth2: nothing to authorize");
+    return Status(Code::kInvalidArgument, "connection '" + name + "' uses " + kind_name(spec->kind) +
+                                              ", not oauth2: nothing to authorize");
   }
   std::string redirect = redirect_uri.empty() ? get_or(rec->settings, "redirect_uri") : redirect_uri;
   if (redirect.empty()) {
-    return Status(Code::kInvalidArgument, "no redirect URI for '" + name + "': use --listen HOST:PORT or --set redirect_uri=...");
+    return Status(Code::kInvalidArgument,
+                  "no redirect URI for '" + name + "': use --listen HOST:PORT or --set redirect_uri=...");
   }
   auto secrets = vault_.secrets(name);
   if (!secrets) return secrets.status();
@@ -459,7 +504,8 @@ Result<AuthorizeStart> ConnectionManager::authorize(const std::string& name, con
   st.code_verifier = spec->pkce ? random_token(kVerifierBytes) : "";
   st.redirect_uri = redirect;
   st.expires_at = now() + options_.state_ttl.count();
-  if (st.state.empty() || (spec->pkce && st.code_verifier.empty())) return Status(Code::kInternal, "the system random source failed");
+  if (st.state.empty() || (spec->pkce && st.code_verifier.empty()))
+    return Status(Code::kInternal, "the system random source failed");
   WEFT_RETURN_IF_ERROR(vault_.put_auth_state(st));
   std::string url = authorize_url(*spec, get_or(*secrets, vault::kClientId), redirect, st.state,
                                   spec->pkce ? pkce_challenge(st.code_verifier) : "");
@@ -471,25 +517,35 @@ Result<std::string> ConnectionManager::complete(const std::string& callback_quer
   if (!p) return p.status();
   // State first: nothing else in the callback is trusted before it is checked.
   if (!p->state || p->state->empty()) {
-    return Status(Code::kPermissionDenied,
-                  "the redirect carries no state: the authorization was denied at the provider or the link is not from "
-                  "weft; nothing was stored (run `weft connections authorize <name>` again)");
+    return Status(
+        Code::kPermissionDenied,
+        "the redirect carries no state: the authorization was denied at the provider or the link is not from "
+        "weft; nothing was stored (run `weft connections authorize <name>` again)");
   }
   auto st = vault_.take_auth_state(*p->state);
   if (!st) {
-    return Status(Code::kPermissionDenied, "the redirect's state is unknown, already used or expired; nothing was stored "
-                                           "(run `weft connections authorize <name>` again)");
+    return Status(Code::kPermissionDenied,
+                  "the redirect's state is unknown, already used or expired; nothing was stored "
+                  "(run `weft connections authorize <name>` again)");
   }
   const std::string name = st->connection;
   if (st->expires_at <= now()) {
-    return Status(Code::kPermissionDenied, "the authorization of '" + name + "' took longer than 10 minutes and expired; run `weft connections authorize " + name + "` again");
+    return Status(Code::kPermissionDenied,
+                  "the authorization of '" + name +
+                      "' took longer than 10 minutes and expired; run `weft connections authorize " + name +
+                      "` again");
   }
   if (p->error) {
-    return Status(Code::kPermissionDenied, "the authorization of '" + name + "' was denied at the provider (" + p->error->substr(0, 64) +
-                                               (p->error_description ? ": " + p->error_description->substr(0, 200) : "") + "); nothing was stored");
+    return Status(Code::kPermissionDenied,
+                  "the authorization of '" + name + "' was denied at the provider (" +
+                      p->error->substr(0, 64) +
+                      (p->error_description ? ": " + p->error_description->substr(0, 200) : "") +
+                      "); nothing was stored");
   }
   if (!p->code || p->code->empty()) {
-    return Status(Code::kInvalidArgument, "the redirect for '" + name + "' carries no code (a denied authorization returns without one); nothing was stored");
+    return Status(Code::kInvalidArgument,
+                  "the redirect for '" + name +
+                      "' carries no code (a denied authorization returns without one); nothing was stored");
   }
   auto rec = vault_.get(name);
   if (!rec) return rec.status();
@@ -520,7 +576,9 @@ Status ConnectionManager::refresh(const std::string& name) {
   std::unique_lock<std::mutex> lk(c.m);
   WEFT_RETURN_IF_ERROR(load(c, lk));
   if (c.spec.kind != AuthKind::kOAuth2) {
-    return {Code::kInvalidArgument, "connection '" + name + "' does not use oauth2: renew an API token by removing and adding the connection"};
+    return {Code::kInvalidArgument,
+            "connection '" + name +
+                "' does not use oauth2: renew an API token by removing and adding the connection"};
   }
   return ensure_fresh(c, lk, true, c.access_token);
 }
@@ -544,7 +602,8 @@ Status ConnectionManager::remove(const std::string& name) {
       auto resp = transport_(revoke_request(*spec, client, token, hint));
       if (!resp || resp->status != 200) {
         log::warn("auth", "token revocation failed; the connection is removed anyway",
-                  {{"connection", name}, {"reason", resp ? "HTTP " + std::to_string(resp->status) : resp.status().message()}});
+                  {{"connection", name},
+                   {"reason", resp ? "HTTP " + std::to_string(resp->status) : resp.status().message()}});
       }
     }
   }

@@ -43,13 +43,13 @@ using Transport = std::function<Result<http::Response>(http::Request)>;
 using ManifestLookup = std::function<Result<Json>(const std::string& connector_id)>;
 
 struct ManagerOptions {
-  std::chrono::seconds refresh_skew{60};        // refresh when the token expires within this
-  std::chrono::seconds state_ttl{600};          // an authorize state lives 10 minutes
+  std::chrono::seconds refresh_skew{60};                 // refresh when the token expires within this
+  std::chrono::seconds state_ttl{600};                   // an authorize state lives 10 minutes
   std::chrono::seconds refresh_warning{14 * 24 * 3600};  // warn this long before a refresh token expires
-  std::chrono::milliseconds lease_ttl{30000};   // cross-process refresh lease
-  std::chrono::milliseconds lease_poll{25};     // waiting for another process's refresh
-  std::function<std::int64_t()> now;            // epoch seconds; default system clock
-  std::string owner;                            // lease owner id; default host:pid:random
+  std::chrono::milliseconds lease_ttl{30000};            // cross-process refresh lease
+  std::chrono::milliseconds lease_poll{25};              // waiting for another process's refresh
+  std::function<std::int64_t()> now;                     // epoch seconds; default system clock
+  std::string owner;                                     // lease owner id; default host:pid:random
   // Called on the refreshing thread (no manager lock held) when a connection moves to
   // needs_reauth, so the daemon can report the event. May be empty.
   std::function<void(const std::string& name, const std::string& reason)> on_needs_reauth;
@@ -92,7 +92,8 @@ std::string needs_reauth_message(const std::string& name);
 class ConnectionManager {
  public:
   // vault must outlive the manager. Thread-safe: every method may be called from any thread.
-  ConnectionManager(vault::Vault& vault, ManifestLookup manifests, Transport transport, ManagerOptions options = {});
+  ConnectionManager(vault::Vault& vault, ManifestLookup manifests, Transport transport,
+                    ManagerOptions options = {});
   ~ConnectionManager();
   ConnectionManager(const ConnectionManager&) = delete;
   ConnectionManager& operator=(const ConnectionManager&) = delete;
@@ -133,7 +134,8 @@ class ConnectionManager {
   Status do_refresh(Conn& c, bool force, const std::string& stale);
   // Commits a token response durably (retrying a lost optimistic-concurrency race).
   Status store_tokens(const std::string& name, const TokenSet& t, const AuthSpec& spec);
-  void publish(Conn& c, const vault::ConnectionRecord& rec, const std::map<std::string, std::string>& secrets);
+  void publish(Conn& c, const vault::ConnectionRecord& rec,
+               const std::map<std::string, std::string>& secrets);
   std::int64_t now() const;
 
   vault::Vault& vault_;

@@ -42,11 +42,20 @@ std::string html_escape(const std::string& s) {
   std::string o;
   for (char c : s) {
     switch (c) {
-      case '<': o += "&lt;"; break;
-      case '>': o += "&gt;"; break;
-      case '&': o += "&amp;"; break;
-      case '"': o += "&quot;"; break;
-      default: o += c;
+      case '<':
+        o += "&lt;";
+        break;
+      case '>':
+        o += "&gt;";
+        break;
+      case '&':
+        o += "&amp;";
+        break;
+      case '"':
+        o += "&quot;";
+        break;
+      default:
+        o += c;
     }
   }
   return o;
@@ -78,7 +87,8 @@ class CallbackHandler final : public Poco::Net::HTTPRequestHandler {
       if (s_.done) {  // only the first redirect counts
         resp.setStatusAndReason(Poco::Net::HTTPResponse::HTTP_GONE);
         resp.setContentType("text/html; charset=utf-8");
-        const std::string page = "<!doctype html><title>weft</title><p>This authorization was already handled.</p>";
+        const std::string page =
+            "<!doctype html><title>weft</title><p>This authorization was already handled.</p>";
         resp.setContentLength(static_cast<std::streamsize>(page.size()));
         resp.send() << page;
         return;
@@ -91,8 +101,9 @@ class CallbackHandler final : public Poco::Net::HTTPRequestHandler {
       page = "<!doctype html><title>weft</title><p>Connection <b>" + html_escape(*r) +
              "</b> is authorized. You can close this window.</p>";
     } else {
-      resp.setStatusAndReason(r.status().code() == Code::kPermissionDenied ? Poco::Net::HTTPResponse::HTTP_FORBIDDEN
-                                                                           : Poco::Net::HTTPResponse::HTTP_BAD_REQUEST);
+      resp.setStatusAndReason(r.status().code() == Code::kPermissionDenied
+                                  ? Poco::Net::HTTPResponse::HTTP_FORBIDDEN
+                                  : Poco::Net::HTTPResponse::HTTP_BAD_REQUEST);
       page = "<!doctype html><title>weft</title><p>Authorization failed: " +
              html_escape(redact::apply(r.status().message())) + "</p>";
     }
@@ -141,7 +152,8 @@ int cli_add(ConnectionManager& m, const AddRequest& req, std::ostream& out, std:
   auto l = m.list();
   std::string state = "pending";
   if (l) {
-    for (const auto& c : *l) if (c.name == req.name) state = c.state;
+    for (const auto& c : *l)
+      if (c.name == req.name) state = c.state;
   }
   out << "added connection '" << req.name << "' (" << req.connector << ", " << state << ")";
   if (state == "pending") out << "; next: weft connections authorize " << req.name;
@@ -175,14 +187,15 @@ int cli_list(ConnectionManager& m, bool as_json, std::ostream& out, std::ostream
     out << "no connections (add one with: weft connections add <name> --connector <id> ...)\n";
     return kOk;
   }
-  out << std::left << std::setw(20) << "NAME" << std::setw(18) << "CONNECTOR" << std::setw(10) << "AUTH" << std::setw(14)
-      << "STATE" << std::setw(22) << "ACCESS EXPIRES" << std::setw(22) << "REFRESH EXPIRES" << "SCOPES\n";
+  out << std::left << std::setw(20) << "NAME" << std::setw(18) << "CONNECTOR" << std::setw(10) << "AUTH"
+      << std::setw(14) << "STATE" << std::setw(22) << "ACCESS EXPIRES" << std::setw(22) << "REFRESH EXPIRES"
+      << "SCOPES\n";
   for (const auto& c : *l) {
     std::string scopes;
     for (const auto& s : c.scopes) scopes += (scopes.empty() ? "" : " ") + s;
-    out << std::left << std::setw(20) << c.name << std::setw(18) << c.connector << std::setw(10) << c.auth_kind
-        << std::setw(14) << c.state << std::setw(22) << when(c.access_expires_at) << std::setw(22)
-        << when(c.refresh_expires_at) << redact::apply(scopes) << "\n";
+    out << std::left << std::setw(20) << c.name << std::setw(18) << c.connector << std::setw(10)
+        << c.auth_kind << std::setw(14) << c.state << std::setw(22) << when(c.access_expires_at)
+        << std::setw(22) << when(c.refresh_expires_at) << redact::apply(scopes) << "\n";
     if (!c.last_error.empty()) out << "  last error: " << redact::apply(c.last_error) << "\n";
   }
   return kOk;
@@ -202,8 +215,8 @@ int cli_remove(ConnectionManager& m, const std::string& name, std::ostream& out,
   return kOk;
 }
 
-int cli_authorize(ConnectionManager& m, const std::string& name, const AuthorizeCliOptions& opts, std::ostream& out,
-                  std::ostream& err) {
+int cli_authorize(ConnectionManager& m, const std::string& name, const AuthorizeCliOptions& opts,
+                  std::ostream& out, std::ostream& err) {
   if (!opts.listen) {
     auto start = m.authorize(name, "");
     if (!start) return fail(err, start.status());
@@ -227,7 +240,8 @@ int cli_authorize(ConnectionManager& m, const std::string& name, const Authorize
     auto* params = new Poco::Net::HTTPServerParams;  // ref-counted, owned by the server
     params->setMaxThreads(2);
     params->setKeepAlive(false);
-    server = std::make_unique<Poco::Net::HTTPServer>(new CallbackFactory(slot), sock, params);  // Poco owns the factory
+    server = std::make_unique<Poco::Net::HTTPServer>(new CallbackFactory(slot), sock,
+                                                     params);  // Poco owns the factory
     server->start();
   } catch (const Poco::Exception& e) {
     err << "weft: cannot listen on " << listen << ": " << e.displayText() << "\n";
@@ -238,7 +252,8 @@ int cli_authorize(ConnectionManager& m, const std::string& name, const Authorize
     server->stopAll(true);
     return fail(err, start.status());
   }
-  out << "Open this URL in a browser to authorize '" << name << "':\n" << start->url << "\n"
+  out << "Open this URL in a browser to authorize '" << name << "':\n"
+      << start->url << "\n"
       << "Waiting for the redirect on " << redirect << " ...\n";
   out.flush();
   if (opts.on_url) opts.on_url(start->url);

@@ -30,14 +30,14 @@ int cli_refresh(ConnectionManager& m, const std::string& name, std::ostream& out
 int cli_remove(ConnectionManager& m, const std::string& name, std::ostream& out, std::ostream& err);
 
 struct AuthorizeCliOptions {
-  std::optional<std::string> listen;             // "HOST:PORT": serve the redirect on it
-  std::chrono::seconds wait{600};                // how long --listen waits for the redirect
+  std::optional<std::string> listen;                   // "HOST:PORT": serve the redirect on it
+  std::chrono::seconds wait{600};                      // how long --listen waits for the redirect
   std::function<void(const std::string& url)> on_url;  // called with the authorize URL (tests)
 };
 // Prints the authorize URL. With listen: serves GET <any path> on HOST:PORT (redirect_uri
 // http://HOST:PORT/oauth/callback), completes the first redirect, answers a small HTML page and
 // returns 0 with the connection active, or 1 with the reason (bad state, denial, timeout).
-int cli_authorize(ConnectionManager& m, const std::string& name, const AuthorizeCliOptions& opts, std::ostream& out,
-                  std::ostream& err);
+int cli_authorize(ConnectionManager& m, const std::string& name, const AuthorizeCliOptions& opts,
+                  std::ostream& out, std::ostream& err);
 
 }  // namespace weft::auth

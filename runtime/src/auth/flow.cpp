@@ -52,7 +52,8 @@ std::string basic_header(const ClientCredentials& c) {
 }
 
 void add_client_auth(const AuthSpec& spec, const ClientCredentials& client, http::Request& req,
-                     std::vector<std::pair<std::string, std::string>>& body, std::vector<std::pair<std::string, std::string>>& query) {
+                     std::vector<std::pair<std::string, std::string>>& body,
+                     std::vector<std::pair<std::string, std::string>>& query) {
   ClientAuth how = spec.client_auth;
   // A public client (no secret) cannot use Basic meaningfully: it identifies itself in the body.
   if (how == ClientAuth::kBasic && client.client_secret.empty()) how = ClientAuth::kBody;
@@ -90,12 +91,14 @@ Result<std::optional<std::int64_t>> seconds_field(const Json& doc, const char* k
     if (v.isInteger()) {
       if (v.isSigned()) return std::optional<std::int64_t>(v.convert<std::int64_t>());
       auto u = v.convert<std::uint64_t>();
-      if (u > static_cast<std::uint64_t>(INT64_MAX)) return Status(Code::kInvalidArgument, where + " is out of range");
+      if (u > static_cast<std::uint64_t>(INT64_MAX))
+        return Status(Code::kInvalidArgument, where + " is out of range");
       return std::optional<std::int64_t>(static_cast<std::int64_t>(u));
     }
     if (v.isNumeric()) {
       double d = v.convert<double>();
-      if (!std::isfinite(d) || std::fabs(d) > 9.0e15) return Status(Code::kInvalidArgument, where + " is out of range");
+      if (!std::isfinite(d) || std::fabs(d) > 9.0e15)
+        return Status(Code::kInvalidArgument, where + " is out of range");
       return std::optional<std::int64_t>(static_cast<std::int64_t>(d));
     }
   } catch (const Poco::Exception&) {
@@ -104,13 +107,18 @@ Result<std::optional<std::int64_t>> seconds_field(const Json& doc, const char* k
 }
 
 // Resolves an expiry from a relative (expires_in-like) and an absolute (epoch) field.
-Result<std::optional<std::int64_t>> expiry(const Json& doc, const char* rel_key, const char* abs_key, std::int64_t now) {
+Result<std::optional<std::int64_t>> expiry(const Json& doc, const char* rel_key, const char* abs_key,
+                                           std::int64_t now) {
   auto rel = seconds_field(doc, rel_key);
   if (!rel) return rel.status();
   if (*rel) {
     std::int64_t n = **rel;
-    if (n < 0) return Status(Code::kInvalidArgument, std::string("token response field '") + rel_key + "' is negative (" + std::to_string(n) + ")");
-    if (n > kMaxLifetimeSeconds) return Status(Code::kInvalidArgument, std::string("token response field '") + rel_key + "' is absurdly large (" + std::to_string(n) + " s)");
+    if (n < 0)
+      return Status(Code::kInvalidArgument, std::string("token response field '") + rel_key +
+                                                "' is negative (" + std::to_string(n) + ")");
+    if (n > kMaxLifetimeSeconds)
+      return Status(Code::kInvalidArgument, std::string("token response field '") + rel_key +
+                                                "' is absurdly large (" + std::to_string(n) + " s)");
     // 0 is read as "lifetime not stated" (several providers send it for non-expiring tokens).
     if (n > 0) return std::optional<std::int64_t>(now + n);
   }
@@ -119,7 +127,9 @@ Result<std::optional<std::int64_t>> expiry(const Json& doc, const char* rel_key,
   if (*abs) {
     std::int64_t t = **abs;
     if (t <= 0 || t > now + kMaxLifetimeSeconds) {
-      return Status(Code::kInvalidArgument, std::string("token response field '") + abs_key + "' is not a plausible epoch time (" + std::to_string(t) + ")");
+      return Status(Code::kInvalidArgument, std::string("token response field '") + abs_key +
+                                                "' is not a plausible epoch time (" + std::to_string(t) +
+                                                ")");
     }
     return std::optional<std::int64_t>(t);
   }
@@ -131,7 +141,8 @@ Result<std::optional<std::string>> string_field(const Json& doc, std::initialize
   for (const char* k : keys) {
     Json v = json::get(doc, k);
     if (v.isEmpty() || json::is_null(v)) continue;
-    if (!json::is_string(v)) return Status(Code::kInvalidArgument, std::string("token response field '") + k + "' must be a string");
+    if (!json::is_string(v))
+      return Status(Code::kInvalidArgument, std::string("token response field '") + k + "' must be a string");
     return std::optional<std::string>(v.toString());
   }
   return std::optional<std::string>{};
@@ -208,20 +219,27 @@ Result<CallbackParams> parse_callback(std::string_view input) {
     auto eq = part.find('=');
     std::string key(part.substr(0, eq));
     std::string raw(eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1));
-    for (char& c : raw) if (c == '+') c = ' ';
+    for (char& c : raw)
+      if (c == '+') c = ' ';
     std::string value;
     try {
       Poco::URI::decode(raw, value);
     } catch (const Poco::Exception&) {
-      return Status(Code::kInvalidArgument, "callback parameter '" + key.substr(0, 32) + "' is not valid percent-encoding");
+      return Status(Code::kInvalidArgument,
+                    "callback parameter '" + key.substr(0, 32) + "' is not valid percent-encoding");
     }
     std::optional<std::string>* slot = nullptr;
-    if (key == "state") slot = &out.state;
-    else if (key == "code") slot = &out.code;
-    else if (key == "error") slot = &out.error;
-    else if (key == "error_description") slot = &out.error_description;
+    if (key == "state")
+      slot = &out.state;
+    else if (key == "code")
+      slot = &out.code;
+    else if (key == "error")
+      slot = &out.error;
+    else if (key == "error_description")
+      slot = &out.error_description;
     if (slot == nullptr) continue;
-    if (slot->has_value()) return Status(Code::kInvalidArgument, "callback parameter '" + key + "' is given twice");
+    if (slot->has_value())
+      return Status(Code::kInvalidArgument, "callback parameter '" + key + "' is given twice");
     *slot = std::move(value);
   }
   return out;
@@ -256,12 +274,14 @@ http::Request revoke_request(const AuthSpec& spec, const ClientCredentials& clie
 }
 
 Result<TokenSet> parse_token_response(int status, std::string_view body, std::int64_t now) {
-  if (body.size() > kMaxTokenResponseBytes) return Status(Code::kInvalidArgument, "token response is larger than 1 MiB");
+  if (body.size() > kMaxTokenResponseBytes)
+    return Status(Code::kInvalidArgument, "token response is larger than 1 MiB");
   auto doc = json::parse(body, 32);
   std::string err = doc ? oauth_error_text(*doc) : "";
   if (status == 429) return Status(Code::kRateLimited, "token endpoint is rate limiting (429)");
   if (status == 400 || status == 401) {
-    return Status(Code::kUnauthenticated, "token endpoint refused the grant (HTTP " + std::to_string(status) + (err.empty() ? "" : ": " + err) + ")");
+    return Status(Code::kUnauthenticated, "token endpoint refused the grant (HTTP " + std::to_string(status) +
+                                              (err.empty() ? "" : ": " + err) + ")");
   }
   if (status < 200 || status >= 300) {
     return Status(status >= 500 ? Code::kUnavailable : Code::kUnauthenticated,
@@ -270,8 +290,9 @@ Result<TokenSet> parse_token_response(int status, std::string_view body, std::in
   if (!doc) {
     auto first = body.find_first_not_of(" \t\r\n");
     bool html = first != std::string_view::npos && body[first] == '<';
-    return Status(Code::kInvalidArgument, html ? "token response is HTML, not JSON (wrong token_url?)"
-                                               : "token response is not valid JSON: " + doc.status().message());
+    return Status(Code::kInvalidArgument,
+                  html ? "token response is HTML, not JSON (wrong token_url?)"
+                       : "token response is not valid JSON: " + doc.status().message());
   }
   if (!json::is_object(*doc)) return Status(Code::kInvalidArgument, "token response is not a JSON object");
   if (!err.empty()) {
@@ -282,7 +303,8 @@ Result<TokenSet> parse_token_response(int status, std::string_view body, std::in
   TokenSet t;
   auto access = string_field(*doc, {"access_token", "accessToken"});
   if (!access) return access.status();
-  if (!*access || (*access)->empty()) return Status(Code::kInvalidArgument, "token response has no access_token");
+  if (!*access || (*access)->empty())
+    return Status(Code::kInvalidArgument, "token response has no access_token");
   t.access_token = std::move(**access);
   auto refresh = string_field(*doc, {"refresh_token", "refreshToken"});
   if (!refresh) return refresh.status();

@@ -62,9 +62,9 @@ http::Request revoke_request(const AuthSpec& spec, const ClientCredentials& clie
 // What a token endpoint granted.
 struct TokenSet {
   std::string access_token;
-  std::optional<std::string> refresh_token;    // nullopt: the response had none (keep the old one)
-  std::string token_type;                      // as received ("Bearer", "access_token" ...)
-  std::optional<std::int64_t> expires_at;      // epoch seconds; nullopt: not said
+  std::optional<std::string> refresh_token;  // nullopt: the response had none (keep the old one)
+  std::string token_type;                    // as received ("Bearer", "access_token" ...)
+  std::optional<std::int64_t> expires_at;    // epoch seconds; nullopt: not said
   std::optional<std::int64_t> refresh_expires_at;
   std::optional<std::vector<std::string>> scopes;  // nullopt: not said
 };

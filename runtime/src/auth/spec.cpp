@@ -52,10 +52,14 @@ Result<TokenMethod> parse_method(const std::string& v) {
 
 // Applies one string-valued field from either source (manifest JSON or settings).
 Status apply_oauth_field(AuthSpec& s, const std::string& key, const std::string& v) {
-  if (key == "authorize_url") s.authorize_url = v;
-  else if (key == "token_url") s.token_url = v;
-  else if (key == "revoke_url") s.revoke_url = v;
-  else if (key == "scopes") s.scopes = split_scopes(v);
+  if (key == "authorize_url")
+    s.authorize_url = v;
+  else if (key == "token_url")
+    s.token_url = v;
+  else if (key == "revoke_url")
+    s.revoke_url = v;
+  else if (key == "scopes")
+    s.scopes = split_scopes(v);
   else if (key == "scope_separator") {
     auto r = parse_separator(v);
     if (!r) return r.status();
@@ -77,7 +81,8 @@ Status apply_oauth_field(AuthSpec& s, const std::string& key, const std::string&
   } else if (key == "refresh_token_lifetime_seconds") {
     std::int64_t n = 0;
     auto [p, ec] = std::from_chars(v.data(), v.data() + v.size(), n);
-    if (ec != std::errc() || p != v.data() + v.size() || n < 1) return bad(key, "expected a positive integer, got '" + v + "'");
+    if (ec != std::errc() || p != v.data() + v.size() || n < 1)
+      return bad(key, "expected a positive integer, got '" + v + "'");
     s.refresh_token_lifetime_seconds = n;
   }
   return Status::Ok();
@@ -85,7 +90,8 @@ Status apply_oauth_field(AuthSpec& s, const std::string& key, const std::string&
 
 Status apply_api_token_field(AuthSpec& s, const std::string& key, const std::string& v) {
   if (key == "header") {
-    if (v.empty() || v.find_first_of(":\r\n \t") != std::string::npos) return bad(key, "not a valid header name");
+    if (v.empty() || v.find_first_of(":\r\n \t") != std::string::npos)
+      return bad(key, "not a valid header name");
     s.header = v;
   } else if (key == "scheme") {
     s.scheme = v;
@@ -113,8 +119,8 @@ Result<AuthSpec> from_manifest(const Json& m) {
   }
   if (kind != "oauth2") return bad("kind", "expected oauth2, api_token or none, got '" + kind + "'");
   s.kind = AuthKind::kOAuth2;
-  for (const char* k : {"authorize_url", "token_url", "revoke_url", "scope_separator", "client_auth", "token_method",
-                        "token_type_override"}) {
+  for (const char* k : {"authorize_url", "token_url", "revoke_url", "scope_separator", "client_auth",
+                        "token_method", "token_type_override"}) {
     Json v = json::get(m, k);
     if (v.isEmpty()) continue;
     if (!json::is_string(v)) return bad(k, "must be a string");
@@ -129,7 +135,8 @@ Result<AuthSpec> from_manifest(const Json& m) {
     }
     Json life = json::get(m, "refresh_token_lifetime_seconds");
     if (!life.isEmpty()) {
-      if (!life.isInteger() || life.convert<std::int64_t>() < 1) return bad("refresh_token_lifetime_seconds", "must be a positive integer");
+      if (!life.isInteger() || life.convert<std::int64_t>() < 1)
+        return bad("refresh_token_lifetime_seconds", "must be a positive integer");
       s.refresh_token_lifetime_seconds = life.convert<std::int64_t>();
     }
     if (auto arr = json::as_array(json::get(m, "scopes"))) {
@@ -155,9 +162,12 @@ Result<AuthSpec> from_manifest(const Json& m) {
 
 const char* kind_name(AuthKind k) {
   switch (k) {
-    case AuthKind::kOAuth2: return "oauth2";
-    case AuthKind::kApiToken: return "api_token";
-    case AuthKind::kNone: break;
+    case AuthKind::kOAuth2:
+      return "oauth2";
+    case AuthKind::kApiToken:
+      return "api_token";
+    case AuthKind::kNone:
+      break;
   }
   return "none";
 }
@@ -195,7 +205,8 @@ Result<AuthSpec> resolve_spec(const Json& manifest_auth, const std::map<std::str
       for (const auto& [k, v] : settings) WEFT_RETURN_IF_ERROR(apply_oauth_field(s, k, v));
       for (const auto& [k, v] : settings) {
         constexpr std::string_view kPrefix = "authorize_param.";
-        if (k.rfind(kPrefix, 0) == 0 && k.size() > kPrefix.size()) s.authorize_params[k.substr(kPrefix.size())] = v;
+        if (k.rfind(kPrefix, 0) == 0 && k.size() > kPrefix.size())
+          s.authorize_params[k.substr(kPrefix.size())] = v;
       }
     } else if (*declared == "api_token") {
       s.kind = AuthKind::kApiToken;
@@ -211,7 +222,8 @@ Result<AuthSpec> resolve_spec(const Json& manifest_auth, const std::map<std::str
   }
 
   if (s.kind == AuthKind::kOAuth2) {
-    if (s.authorize_url.empty()) return bad("authorize_url", "required for oauth2 (set it with --set authorize_url=...)");
+    if (s.authorize_url.empty())
+      return bad("authorize_url", "required for oauth2 (set it with --set authorize_url=...)");
     if (s.token_url.empty()) return bad("token_url", "required for oauth2 (set it with --set token_url=...)");
     WEFT_RETURN_IF_ERROR(check_url("authorize_url", s.authorize_url));
     WEFT_RETURN_IF_ERROR(check_url("token_url", s.token_url));

@@ -34,13 +34,15 @@ int run_add(Invocation& inv) {
   req.name = inv.args[0];
   req.connector = *connector;
   req.settings = std::move(*settings);
-  return with_connections(inv, [&](auth::ConnectionManager& m) { return auth::cli_add(m, req, inv.out, inv.err); });
+  return with_connections(
+      inv, [&](auth::ConnectionManager& m) { return auth::cli_add(m, req, inv.out, inv.err); });
 }
 
 int run_list(Invocation& inv) {
   bool as_json = inv.take_flag("json") || inv.global.json;
   if (!inv.check_positionals(0, 0)) return kExitUsage;
-  return with_connections(inv, [&](auth::ConnectionManager& m) { return auth::cli_list(m, as_json, inv.out, inv.err); });
+  return with_connections(
+      inv, [&](auth::ConnectionManager& m) { return auth::cli_list(m, as_json, inv.out, inv.err); });
 }
 
 int run_authorize(Invocation& inv) {
@@ -48,28 +50,37 @@ int run_authorize(Invocation& inv) {
   opts.listen = inv.take_option("listen");
   if (!inv.check_positionals(1, 1)) return kExitUsage;
   const std::string name = inv.args[0];
-  return with_connections(inv, [&](auth::ConnectionManager& m) { return auth::cli_authorize(m, name, opts, inv.out, inv.err); });
+  return with_connections(
+      inv, [&](auth::ConnectionManager& m) { return auth::cli_authorize(m, name, opts, inv.out, inv.err); });
 }
 
 int run_refresh(Invocation& inv) {
   if (!inv.check_positionals(1, 1)) return kExitUsage;
   const std::string name = inv.args[0];
-  return with_connections(inv, [&](auth::ConnectionManager& m) { return auth::cli_refresh(m, name, inv.out, inv.err); });
+  return with_connections(
+      inv, [&](auth::ConnectionManager& m) { return auth::cli_refresh(m, name, inv.out, inv.err); });
 }
 
 int run_remove(Invocation& inv) {
   if (!inv.check_positionals(1, 1)) return kExitUsage;
   const std::string name = inv.args[0];
-  return with_connections(inv, [&](auth::ConnectionManager& m) { return auth::cli_remove(m, name, inv.out, inv.err); });
+  return with_connections(
+      inv, [&](auth::ConnectionManager& m) { return auth::cli_remove(m, name, inv.out, inv.err); });
 }
 
-Registrar reg_add("connections add", "<name> --connector <id> [--client-id ID --client-secret S | --token T] [--set key=value]...",
-                  "Add a connection (credentials are sealed in the vault)", run_add);
-Registrar reg_list("connections list", "[--json]", "List connections: state, scopes, expiry (never a secret)", run_list);
+Registrar reg_add(
+    "connections add",
+    "<name> --connector <id> [--client-id ID --client-secret S | --token T] [--set key=value]...",
+    "Add a connection (credentials are sealed in the vault)", run_add);
+Registrar reg_list("connections list", "[--json]", "List connections: state, scopes, expiry (never a secret)",
+                   run_list);
 Registrar reg_authorize("connections authorize", "<name> [--listen HOST:PORT]",
-                        "Print the OAuth2 authorize URL; --listen waits for the redirect and completes it", run_authorize);
-Registrar reg_refresh("connections refresh", "<name>", "Refresh a connection's OAuth2 tokens now", run_refresh);
-Registrar reg_remove("connections remove", "<name>", "Revoke (where supported) and delete a connection", run_remove);
+                        "Print the OAuth2 authorize URL; --listen waits for the redirect and completes it",
+                        run_authorize);
+Registrar reg_refresh("connections refresh", "<name>", "Refresh a connection's OAuth2 tokens now",
+                      run_refresh);
+Registrar reg_remove("connections remove", "<name>", "Revoke (where supported) and delete a connection",
+                     run_remove);
 
 }  // namespace
 }  // namespace weft::cli
