@@ -122,14 +122,14 @@ bool eventually(F f) {
   return false;
 }
 
-TEST(Serve, BadConfigExitsTwoWithTheError) {
+TEST(Serve, BadConfigExitsOneWithTheError) {
   test::TempDir dir;
   ServeOptions o;
   o.config_path = dir.write("weft.yaml", "workers: many\n");
   testing::internal::CaptureStderr();
   int code = serve(o, Services{});
   std::string err = testing::internal::GetCapturedStderr();
-  EXPECT_EQ(code, 2);
+  EXPECT_EQ(code, 1);
   EXPECT_NE(err.find("weft.yaml:1:10: workers (got 'many')"), std::string::npos) << err;
 }
 

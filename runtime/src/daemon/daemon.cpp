@@ -160,10 +160,11 @@ void Daemon::add_routes() {
         std::map<std::string, std::string> query(q.query.begin(), q.query.end());
         auto done = s.connections->finish_authorization(query);
         // A person reads this page in the browser they authorized with.
+        // A bad, used or expired state, or the user's refusal, is 403; anything else the callback
+        // could not finish (missing code, a refused code exchange) is 400.
         if (!done) {
-          Response resp = Response::from_status(done.status());
-          if (resp.status == 500) return resp;
-          return Response::text(resp.status, "Authorization failed: " + done.status().message() + "\n");
+          const int code = done.status().code() == Code::kPermissionDenied ? 403 : 400;
+          return Response::text(code, "Authorization failed: " + done.status().message() + "\n");
         }
         return Response::text(200, "Connection '" + *done + "' is authorized. You can close this window.\n");
       },

@@ -30,7 +30,7 @@ int serve(const ServeOptions& options, Services services, Metrics* metrics) {
                                                    : load_config(options.config_path);
   if (!cfg) {
     std::cerr << "weft serve: " << cfg.status().message() << "\n";
-    return 2;
+    return 1;  // a file the user must fix (issue 5: exit 1); 2 stays for bad command-line usage
   }
   log::set_format(cfg->log_format);
   std::optional<DetachedParent> parent;

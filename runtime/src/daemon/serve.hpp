@@ -28,7 +28,7 @@ struct ServeOptions {
 };
 
 // Runs until SIGTERM/SIGINT. Exit codes: 0 after a drained stop (also when drain_timeout expired;
-// logged), 2 for a bad config, 1 when the daemon cannot start (port in use, token file mode, pid file
+// logged), 1 for a bad config or when the daemon cannot start (port in use, token file mode, pid file
 // held). Errors go to stderr as one line. Call from the main thread before any other thread starts
 // (signals are blocked process-wide by inheritance; --daemon forks). metrics may be null.
 int serve(const ServeOptions& options, Services services, Metrics* metrics = nullptr);

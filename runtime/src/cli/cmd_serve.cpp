@@ -1,0 +1,63 @@
+// `weft serve [--config FILE] [--daemon --pidfile FILE]`: the engine as a daemon. daemon::serve()
+// owns the process (config, detach, signals, HTTP API, watcher); this file opens the engine once
+// the config is known and wires daemon::EngineServices into it.
+#include <cstdlib>
+#include <memory>
+
+#include "cli/command.hpp"
+#include "core/log.hpp"
+#include "daemon/engine_services.hpp"
+#include "daemon/serve.hpp"
+#include "engine/engine.hpp"
+
+namespace weft::cli {
+namespace {
+
+int run_serve(Invocation& inv) {
+  daemon::ServeOptions opts;
+  opts.config_path = inv.take_option("config").value_or("");
+  opts.daemonize = inv.take_flag("daemon");
+  opts.pidfile = inv.take_option("pidfile").value_or("");
+  if (!inv.usage_error.empty()) return inv.usage(inv.usage_error);
+  if (!inv.check_positionals(0, 0)) return kExitUsage;
+  if (opts.daemonize && opts.pidfile.empty()) return inv.usage("--daemon needs --pidfile FILE");
+
+  // A config without `home:` falls back to paths::default_home(), which reads WEFT_HOME: make
+  // --home count there too. No thread runs yet, so setenv is safe.
+  ::setenv("WEFT_HOME", inv.global.home.c_str(), 1);
+
+  // Owned here so they outlive serve(); filled on the daemon's side of the fork (on_config).
+  daemon::Metrics metrics;
+  std::unique_ptr<engine::Engine> engine;
+  std::unique_ptr<daemon::EngineServices> services;
+  std::chrono::milliseconds drain{30000};
+  opts.on_config = [&](const daemon::Config& cfg, daemon::Services& out) -> Status {
+    engine::Options eo;
+    eo.home = cfg.home;
+    eo.connector_dirs = inv.global.connector_dirs;
+    eo.connector_dirs.insert(eo.connector_dirs.end(), cfg.connectors.begin(), cfg.connectors.end());
+    auto e = engine::Engine::open(eo);
+    if (!e) return e.status();
+    engine = std::move(*e);
+    for (const auto& line : engine->load_diagnostics()) log::warn("daemon", "connector refused", {{"reason", line}});
+    services = std::make_unique<daemon::EngineServices>(*engine, cfg.workflows, &metrics);
+    auto loaded = services->reload();
+    if (!loaded) return loaded.status();
+    log::info("daemon", "workflows loaded", {{"summary", json::stringify(*loaded)}});
+    services->resume_unfinished();
+    services->start_scheduler();
+    drain = cfg.drain_timeout;
+    out = services->services();
+    return Status::Ok();
+  };
+  int rc = daemon::serve(opts, daemon::Services{}, &metrics);
+  if (services && !services->shutdown(drain))
+    log::warn("daemon", "drain timeout expired with runs still going; they resume or are marked interrupted on the next start");
+  return rc;
+}
+
+const Registrar reg("serve", "[--config FILE] [--daemon --pidfile FILE]",
+                    "Run the daemon: HTTP API, webhooks, schedules, OAuth callback", run_serve);
+
+}  // namespace
+}  // namespace weft::cli

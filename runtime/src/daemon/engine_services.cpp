@@ -1,0 +1,445 @@
+// engine_services.cpp — services.hpp over engine::Engine, workflow::Executor and the run store.
+#include "daemon/engine_services.hpp"
+
+#include <Poco/URI.h>
+#include <Poco/UUIDGenerator.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <thread>
+
+#include "auth/connection_manager.hpp"
+#include "core/log.hpp"
+#include "plugin/registry.hpp"
+
+namespace weft::daemon {
+namespace {
+
+namespace fs = std::filesystem;
+
+Json string_array(const std::vector<std::string>& v) {
+  auto a = json::new_array();
+  for (const auto& s : v) a->add(s);
+  return Json(a);
+}
+
+Json step_to_json(const store::StepRecord& s) {
+  return json::object({{"index", s.index},
+                       {"id", s.step_id},
+                       {"uses", s.uses},
+                       {"status", std::string(store::to_string(s.status))},
+                       {"input", s.input},
+                       {"output", s.output},
+                       {"error", s.error},
+                       {"started_at_ms", s.started_at_ms},
+                       {"finished_at_ms", s.finished_at_ms},
+                       {"duration_us", s.duration_us}});
+}
+
+// A run answer with a status the HTTP layer maps: a failed run is still a 200 with its record.
+Status not_found_workflow(const std::string& name) {
+  return Status(Code::kNotFound, "no workflow named '" + name + "' is loaded (GET /v1/workflows lists them)");
+}
+
+}  // namespace
+
+Result<WorkflowTriggers> read_triggers(const workflow::Workflow& wf) {
+  WorkflowTriggers t;
+  if (!json::is_object(wf.on)) return t;
+  Json hook = json::get(wf.on, "webhook");
+  if (!hook.isEmpty()) {
+    t.webhook = true;
+    Json async = json::get(hook, "async");
+    t.webhook_async = !async.isEmpty() && async.isBoolean() && async.extract<bool>();
+    const std::string secret = json::get_string(hook, "secret");
+    const std::string kind = json::get_string(hook, "signature", "hmac-sha256");
+    if (!secret.empty()) {
+      t.webhook_policy.secret = secret;
+      if (kind == "hmac-sha256")
+        t.webhook_policy.kind = WebhookPolicy::Kind::kHmacSha256;
+      else if (kind == "shared-secret")
+        t.webhook_policy.kind = WebhookPolicy::Kind::kSharedSecret;
+      else
+        return Status(Code::kInvalidArgument, wf.file + ": on.webhook.signature '" + kind +
+                                                  "' is unknown (use hmac-sha256 or shared-secret)");
+    }
+  }
+  Json sched = json::get(wf.on, "schedule");
+  if (!sched.isEmpty()) {
+    if (sched.isString()) {
+      t.cron = sched.toString();
+    } else {
+      t.cron = json::get_string(sched, "cron");
+      t.timezone = json::get_string(sched, "timezone", "UTC");
+    }
+  }
+  return t;
+}
+
+Json run_to_json(const store::RunRecord& run, bool with_steps) {
+  auto o = json::new_object();
+  o->set("id", run.id);
+  o->set("workflow", run.workflow);
+  o->set("status", std::string(store::to_string(run.status)));
+  o->set("error", run.error);
+  o->set("started_at_ms", run.started_at_ms);
+  o->set("finished_at_ms", run.finished_at_ms);
+  o->set("inputs", run.inputs);
+  o->set("trigger", run.trigger);
+  if (with_steps) {
+    auto steps = json::new_array();
+    for (const auto& s : run.steps) steps->add(step_to_json(s));
+    o->set("steps", steps);
+  }
+  return Json(o);
+}
+
+EngineServices::EngineServices(engine::Engine& engine, std::string workflows_dir, Metrics* metrics)
+    : engine_(engine),
+      workflows_dir_(std::move(workflows_dir)),
+      metrics_(metrics),
+      executor_(engine.catalog(), engine.runs()),
+      scheduler_([this](const std::string& wf, const Json& trigger) {
+        auto r = trigger_workflow(wf, trigger, true);
+        if (!r) log::error("daemon", "scheduled run not started", {{"workflow", wf}, {"error", r.status().message()}});
+      }) {}
+
+EngineServices::~EngineServices() { shutdown(std::chrono::hours(24)); }
+
+Services EngineServices::services() {
+  Services s;
+  s.runs = this;
+  s.catalog = this;
+  s.connections = this;
+  s.workflows = this;
+  s.reload = [this] { return reload(); };
+  return s;
+}
+
+std::shared_ptr<const EngineServices::Loaded> EngineServices::find(const std::string& name) const {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto it = workflows_.find(name);
+  return it == workflows_.end() ? nullptr : it->second;
+}
+
+Result<Json> EngineServices::reload() {
+  std::lock_guard<std::mutex> one(reload_mu_);
+  std::vector<fs::path> files;
+  if (!workflows_dir_.empty()) {
+    std::error_code ec;
+    fs::directory_iterator it(workflows_dir_, ec);
+    if (ec)
+      return Status(Code::kNotFound, "workflows directory " + workflows_dir_ + ": " + ec.message() +
+                                         " (fix `workflows:` in the config)");
+    for (const auto& e : it) {
+      const auto ext = e.path().extension();
+      if ((ext == ".yaml" || ext == ".yml") && e.is_regular_file(ec)) files.push_back(e.path());
+    }
+  }
+  std::sort(files.begin(), files.end());
+
+  auto refused = json::new_array();
+  std::map<std::string, std::shared_ptr<const Loaded>> by_file;
+  std::map<std::string, std::shared_ptr<const Loaded>> by_name;
+  for (const auto& f : files) {
+    const std::string file = f.string();
+    auto wf = workflow::load(file, engine_.catalog());
+    Status problem = wf.ok() ? Status::Ok() : wf.status();
+    std::shared_ptr<const Loaded> loaded;
+    if (wf) {
+      auto t = read_triggers(*wf);
+      if (!t) {
+        problem = t.status();
+      } else if (!t->cron.empty()) {
+        if (auto c = CronSchedule::parse(t->cron, t->timezone); !c)
+          problem = Status(Code::kInvalidArgument, file + ": on.schedule: " + c.status().message());
+      }
+      if (problem.ok()) {
+        loaded = std::make_shared<const Loaded>(
+            Loaded{std::make_shared<const workflow::Workflow>(std::move(*wf)), std::move(*t)});
+      }
+    }
+    if (!problem.ok()) {
+      log::error("daemon", "workflow refused; the version loaded before (if any) keeps serving",
+                 {{"file", file}, {"error", problem.message()}});
+      refused->add(json::object({{"file", file}, {"error", problem.message()}}));
+      std::lock_guard<std::mutex> lk(mu_);
+      if (auto old = by_file_.find(file); old != by_file_.end()) loaded = old->second;
+    }
+    if (!loaded) continue;
+    by_file[file] = loaded;
+    const std::string& name = loaded->wf->name;
+    if (!by_name.emplace(name, loaded).second) {
+      log::error("daemon", "workflow name used twice; the first file keeps it",
+                 {{"file", file}, {"name", name}, {"first", by_name[name]->wf->file}});
+      refused->add(json::object({{"file", file}, {"error", "workflow name '" + name + "' is used by another file"}}));
+    }
+  }
+
+  std::vector<std::pair<std::string, CronSchedule>> schedules;
+  for (const auto& [name, l] : by_name) {
+    if (l->triggers.cron.empty()) continue;
+    if (auto c = CronSchedule::parse(l->triggers.cron, l->triggers.timezone)) schedules.emplace_back(name, std::move(*c));
+  }
+  const int count = static_cast<int>(by_name.size());
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    workflows_ = std::move(by_name);
+    by_file_ = std::move(by_file);
+  }
+  scheduler_.set_schedules(std::move(schedules));
+  return json::object({{"workflows", count}, {"refused", Json(refused)}});
+}
+
+void EngineServices::start_scheduler() { scheduler_.start(); }
+
+bool EngineServices::spawn(std::function<void()> fn) {
+  {
+    std::lock_guard<std::mutex> lk(bg_mu_);
+    if (stopping_) return false;
+    ++in_flight_;
+  }
+  std::thread([this, fn = std::move(fn)] {
+    try {
+      fn();
+    } catch (const std::exception& e) {
+      log::error("daemon", "background run threw", {{"error", e.what()}});
+    }
+    std::lock_guard<std::mutex> lk(bg_mu_);
+    --in_flight_;
+    bg_cv_.notify_all();
+  }).detach();
+  return true;
+}
+
+bool EngineServices::shutdown(std::chrono::milliseconds drain) {
+  scheduler_.stop();
+  std::unique_lock<std::mutex> lk(bg_mu_);
+  stopping_ = true;
+  return bg_cv_.wait_for(lk, drain, [this] { return in_flight_ == 0; });
+}
+
+void EngineServices::count(const Result<store::RunRecord>& r) {
+  if (!metrics_) return;
+  if (!r) {
+    metrics_->counter("weft_runs_total", "").inc({"error"});
+    return;
+  }
+  metrics_->counter("weft_runs_total", "").inc({store::to_string(r->status)});
+  auto& hist = metrics_->histogram("weft_step_duration_seconds", "", {"connector", "action"}, {});
+  for (const auto& s : r->steps) {
+    if (s.finished_at_ms == 0 || s.status == store::StepStatus::kSkipped) continue;
+    const auto dot = s.uses.find('.');
+    hist.observe({s.uses.substr(0, dot), dot == std::string::npos ? std::string() : s.uses.substr(dot + 1)},
+                 static_cast<double>(s.duration_us) / 1e6);
+  }
+}
+
+Result<store::RunRecord> EngineServices::execute(const workflow::Workflow& wf, const workflow::RunRequest& req) {
+  auto r = executor_.run(wf, req);
+  count(r);
+  return r;
+}
+
+Result<store::RunRecord> EngineServices::resume(const workflow::Workflow& wf, const std::string& run_id) {
+  auto r = executor_.resume(wf, run_id);
+  count(r);
+  return r;
+}
+
+Result<Json> EngineServices::trigger_workflow(const std::string& name, const Json& trigger, bool async) {
+  auto l = find(name);
+  if (!l) return not_found_workflow(name);
+  Json given = json::get(trigger, "inputs");
+  if (given.isEmpty()) given = json::object();
+  auto inputs = workflow::inputs_from_json(*l->wf, given);
+  if (!inputs) return inputs.status();
+  workflow::RunRequest req;
+  req.inputs = *inputs;
+  req.trigger = trigger;
+  if (!async) {
+    auto r = execute(*l->wf, req);
+    if (!r) return r.status();
+    return run_to_json(*r, true);
+  }
+  req.run_id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  const std::string id = req.run_id;
+  // The run is recorded by the executor on the background thread, before its first step.
+  bool started = spawn([this, wf = l->wf, req = std::move(req)] {
+    auto r = execute(*wf, req);
+    if (!r) log::error("daemon", "run not recorded", {{"workflow", wf->name}, {"error", r.status().message()}});
+  });
+  if (!started) return Status(Code::kUnavailable, "the daemon is shutting down; no new runs are started");
+  return json::object({{"id", id}, {"status", "running"}, {"workflow", name}});
+}
+
+Result<Json> EngineServices::list_runs(const Json& filter) {
+  store::RunQuery q;
+  q.workflow = json::get_string(filter, "workflow");
+  if (std::string st = json::get_string(filter, "status"); !st.empty()) {
+    q.status = store::run_status_from(st);
+    if (!q.status)
+      return Status(Code::kInvalidArgument, "unknown run status '" + st + "' (running, succeeded, failed, interrupted)");
+  }
+  Json limit = json::get(filter, "limit");
+  if (!limit.isEmpty() && limit.isNumeric()) q.limit = static_cast<std::size_t>(limit.convert<int>());
+  auto runs = engine_.runs().list_runs(q);
+  if (!runs) return runs.status();
+  auto a = json::new_array();
+  for (const auto& r : *runs) a->add(run_to_json(r, false));
+  return Json(a);
+}
+
+Result<Json> EngineServices::get_run(const std::string& id) {
+  auto r = engine_.runs().get_run(id);
+  if (!r) return r.status();
+  return run_to_json(*r, true);
+}
+
+int EngineServices::resume_unfinished() {
+  store::RunQuery q;
+  q.status = store::RunStatus::kRunning;
+  q.limit = 100000;
+  auto runs = engine_.runs().list_runs(q);
+  if (!runs) {
+    log::error("daemon", "cannot list unfinished runs", {{"error", runs.status().message()}});
+    return 0;
+  }
+  for (const auto& run : *runs) {
+    auto l = find(run.workflow);
+    if (l && l->wf->resume) {
+      log::info("daemon", "resuming a run the previous daemon left unfinished", {{"run", run.id}, {"workflow", run.workflow}});
+      const std::string id = run.id;
+      spawn([this, wf = l->wf, id] {
+        auto r = resume(*wf, id);
+        if (!r) {
+          log::error("daemon", "run cannot resume; marked interrupted", {{"run", id}, {"error", r.status().message()}});
+          (void)engine_.runs().set_run_status(id, store::RunStatus::kInterrupted,
+                                             "could not resume after a restart: " + r.status().message(), store::now_ms());
+        }
+      });
+      continue;
+    }
+    const std::string why = l ? "the daemon stopped during this run and the workflow does not say `resume: true`"
+                              : "the daemon stopped during this run and its workflow is no longer loaded";
+    log::warn("daemon", "run interrupted", {{"run", run.id}, {"workflow", run.workflow}});
+    if (Status s = engine_.runs().set_run_status(run.id, store::RunStatus::kInterrupted, why, store::now_ms()); !s.ok())
+      log::error("daemon", "cannot mark run interrupted", {{"run", run.id}, {"error", s.message()}});
+    if (metrics_) metrics_->counter("weft_runs_total", "").inc({"interrupted"});
+  }
+  return static_cast<int>(runs->size());
+}
+
+Result<Json> EngineServices::list_workflows() {
+  std::lock_guard<std::mutex> lk(mu_);
+  auto a = json::new_array();
+  for (const auto& [name, l] : workflows_) {
+    std::vector<std::string> triggers;
+    if (l->triggers.webhook) triggers.push_back("webhook");
+    if (!l->triggers.cron.empty()) triggers.push_back("schedule");
+    a->add(json::object({{"name", name},
+                         {"file", l->wf->file},
+                         {"description", l->wf->description},
+                         {"resume", l->wf->resume},
+                         {"triggers", string_array(triggers)}}));
+  }
+  return Json(a);
+}
+
+Result<WebhookPolicy> EngineServices::webhook_policy(const std::string& name) {
+  auto l = find(name);
+  if (!l || !l->triggers.webhook) return Status(Code::kNotFound, "no workflow '" + name + "' with a webhook trigger");
+  return l->triggers.webhook_policy;
+}
+
+bool EngineServices::webhook_is_async(const std::string& name) {
+  auto l = find(name);
+  return l && l->triggers.webhook_async;
+}
+
+Result<Json> EngineServices::list_connectors() {
+  auto a = json::new_array();
+  const auto* registry = dynamic_cast<const plugin::Registry*>(&engine_.catalog());
+  if (registry == nullptr) return Json(a);
+  for (const auto& c : registry->connectors()) {
+    auto ops = [](const std::vector<const plugin::ActionInfo*>& v) {
+      auto arr = json::new_array();
+      for (const auto* op : v)
+        arr->add(json::object({{"name", op->name},
+                               {"uses", op->uses},
+                               {"title", op->title},
+                               {"input", op->input_schema},
+                               {"output", op->output_schema}}));
+      return Json(arr);
+    };
+    a->add(json::object({{"id", c->id},
+                         {"version", c->version},
+                         {"name", c->name},
+                         {"auth", c->auth_kind},
+                         {"actions", ops(c->actions)},
+                         {"triggers", ops(c->triggers)}}));
+  }
+  return Json(a);
+}
+
+Result<Json> EngineServices::list_connections() {
+  auto list = engine_.connections().list();
+  if (!list) return list.status();
+  auto a = json::new_array();
+  for (const auto& c : *list) {
+    auto o = json::new_object();
+    o->set("name", c.name);
+    o->set("connector", c.connector);
+    o->set("auth", c.auth_kind);
+    o->set("state", c.state);
+    o->set("scopes", string_array(c.scopes));
+    if (c.access_expires_at) o->set("access_expires_at", *c.access_expires_at);
+    if (c.refresh_expires_at) o->set("refresh_expires_at", *c.refresh_expires_at);
+    if (!c.last_error.empty()) o->set("last_error", c.last_error);
+    a->add(o);
+  }
+  return Json(a);
+}
+
+Result<Json> EngineServices::create_connection(const Json& body) {
+  auth::AddRequest req;
+  req.name = json::get_string(body, "name");
+  req.connector = json::get_string(body, "connector");
+  if (req.connector.empty()) return Status(Code::kInvalidArgument, "\"connector\" is required (a loaded connector id)");
+  Json secrets = json::get(body, "secrets");
+  req.client_id = json::get_string(secrets, "client_id");
+  req.client_secret = json::get_string(secrets, "client_secret");
+  req.token = json::get_string(secrets, "token");
+  if (auto settings = json::as_object(json::get(body, "settings"))) {
+    for (const auto& k : settings->getNames()) {
+      Json v = settings->get(k);
+      if (!v.isString()) return Status(Code::kInvalidArgument, "setting '" + k + "' must be a string");
+      req.settings[k] = v.toString();
+    }
+  }
+  WEFT_RETURN_IF_ERROR(engine_.connections().add(req));
+  return json::object({{"name", req.name}, {"connector", req.connector}});
+}
+
+Status EngineServices::delete_connection(const std::string& name) { return engine_.connections().remove(name); }
+
+Result<std::string> EngineServices::start_authorization(const std::string& name, const std::string& redirect_uri) {
+  auto s = engine_.connections().authorize(name, redirect_uri);
+  if (!s) return s.status();
+  return s->url;
+}
+
+Result<std::string> EngineServices::finish_authorization(const std::map<std::string, std::string>& query) {
+  // complete() takes the raw query: rebuild it with every value encoded again.
+  std::string q;
+  for (const auto& [k, v] : query) {
+    std::string ek, ev;
+    Poco::URI::encode(k, "&=+#", ek);
+    Poco::URI::encode(v, "&=+#", ev);
+    if (!q.empty()) q += '&';
+    q += ek + "=" + ev;
+  }
+  return engine_.connections().complete(q);
+}
+
+}  // namespace weft::daemon

@@ -1,0 +1,122 @@
+// engine_services.hpp — the daemon's service interfaces (services.hpp) over the real engine: the
+// workflow files of a directory, the Executor and RunStore for runs, the plugin registry for the
+// catalog, auth::ConnectionManager for connections and the OAuth callback, and the cron scheduler.
+//
+//   auto es = std::make_unique<daemon::EngineServices>(*engine, cfg.workflows, &metrics);
+//   es->reload();                 // workflows + schedules
+//   es->resume_unfinished();      // runs a killed daemon left `running`
+//   daemon::Services s = es->services();
+//   ... serve ...
+//   es->shutdown(cfg.drain_timeout);
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "daemon/metrics.hpp"
+#include "daemon/scheduler.hpp"
+#include "daemon/services.hpp"
+#include "engine/engine.hpp"
+#include "store/run_store.hpp"
+#include "workflow/executor.hpp"
+#include "workflow/workflow.hpp"
+
+namespace weft::daemon {
+
+// The trigger-related part of a workflow's `on:` as the daemon reads it.
+struct WorkflowTriggers {
+  bool webhook = false;
+  bool webhook_async = false;
+  WebhookPolicy webhook_policy;
+  std::string cron;  // empty: no schedule
+  std::string timezone = "UTC";
+};
+
+// Reads `on:` of a compiled workflow. webhook {secret, signature: "hmac-sha256" (default) |
+// "shared-secret", async}; schedule "expr" or {cron, timezone}. invalid_argument when the
+// signature kind is unknown.
+Result<WorkflowTriggers> read_triggers(const workflow::Workflow& wf);
+
+// A run record as the API shows it: {id, workflow, status, error, started_at_ms, finished_at_ms,
+// inputs, trigger[, steps: [{index, id, uses, status, input, output, error, duration_us}]]}.
+Json run_to_json(const store::RunRecord& run, bool with_steps);
+
+class EngineServices final : public RunService, public WorkflowService, public CatalogView, public ConnectionService {
+ public:
+  // engine must outlive this object; metrics may be null. workflows_dir may be empty (no workflows).
+  EngineServices(engine::Engine& engine, std::string workflows_dir, Metrics* metrics);
+  // Waits for runs still in flight (see shutdown).
+  ~EngineServices() override;
+  EngineServices(const EngineServices&) = delete;
+  EngineServices& operator=(const EngineServices&) = delete;
+
+  // Loads every *.yaml / *.yml of the workflows directory. A file that fails to load is logged
+  // with its problems and skipped (the version loaded before, if any, keeps serving); two files
+  // with one name: the first in name order wins. Replaces the cron schedules. Returns
+  // {"workflows": n, "refused": [{"file", "error"}]}. Thread-safe.
+  Result<Json> reload();
+  // For every run recorded as `running` (a daemon killed mid-run): resumes it from its first
+  // unfinished step in the background when its workflow says `resume: true`, else marks it
+  // `interrupted`. Call once at start, after reload(), before serving. Returns how many were found.
+  int resume_unfinished();
+  // Starts the cron thread.
+  void start_scheduler();
+  // Stops the scheduler and refuses new runs, then waits up to drain for background runs; true
+  // when none is left.
+  bool shutdown(std::chrono::milliseconds drain);
+
+  // Every service of this object plus reload.
+  Services services();
+
+  // RunService
+  Result<Json> trigger_workflow(const std::string& name, const Json& trigger, bool async) override;
+  Result<Json> list_runs(const Json& filter) override;
+  Result<Json> get_run(const std::string& id) override;
+  // WorkflowService
+  Result<Json> list_workflows() override;
+  Result<WebhookPolicy> webhook_policy(const std::string& name) override;
+  bool webhook_is_async(const std::string& name) override;
+  // CatalogView
+  Result<Json> list_connectors() override;
+  // ConnectionService
+  Result<Json> list_connections() override;
+  Result<Json> create_connection(const Json& body) override;
+  Status delete_connection(const std::string& name) override;
+  Result<std::string> start_authorization(const std::string& name, const std::string& redirect_uri) override;
+  Result<std::string> finish_authorization(const std::map<std::string, std::string>& query) override;
+
+ private:
+  struct Loaded {
+    std::shared_ptr<const workflow::Workflow> wf;
+    WorkflowTriggers triggers;
+  };
+  std::shared_ptr<const Loaded> find(const std::string& name) const;
+  // Runs on the calling thread and counts the outcome.
+  Result<store::RunRecord> execute(const workflow::Workflow& wf, const workflow::RunRequest& req);
+  Result<store::RunRecord> resume(const workflow::Workflow& wf, const std::string& run_id);
+  void count(const Result<store::RunRecord>& r);
+  // Starts fn on a background thread tracked for shutdown; false when shutting down.
+  bool spawn(std::function<void()> fn);
+
+  engine::Engine& engine_;
+  const std::string workflows_dir_;
+  Metrics* metrics_;
+  workflow::Executor executor_;
+  CronScheduler scheduler_;
+
+  mutable std::mutex mu_;
+  std::map<std::string, std::shared_ptr<const Loaded>> workflows_;  // by name; guarded by mu_
+  std::map<std::string, std::shared_ptr<const Loaded>> by_file_;    // last good load per file
+  std::mutex reload_mu_;                                             // one reload at a time
+
+  std::mutex bg_mu_;
+  std::condition_variable bg_cv_;
+  int in_flight_ = 0;     // guarded by bg_mu_
+  bool stopping_ = false;  // guarded by bg_mu_
+};
+
+}  // namespace weft::daemon

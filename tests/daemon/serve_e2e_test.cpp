@@ -1,0 +1,281 @@
+// `weft serve` end to end: the real binary on 127.0.0.1 with the real engine, the built http
+// connector calling a test::LocalServer, the run store under a TempDir home.
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/ServerSocket.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <fstream>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "core/json.hpp"
+#include "daemon/security.hpp"
+#include "support/test_support.hpp"
+
+namespace weft {
+namespace {
+
+unsigned short free_port() {
+  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
+  return s.address().port();
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+template <class F>
+bool eventually(F f, int tries = 1000) {
+  for (int i = 0; i < tries; ++i) {
+    if (f()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return false;
+}
+
+struct Reply {
+  int status = 0;  // 0: no answer (not listening)
+  std::string body;
+  Json json() const {
+    auto j = json::parse(body);
+    return j ? *j : Json();
+  }
+};
+
+Reply call(unsigned short port, const std::string& method, const std::string& path, const std::string& token = "",
+           const std::string& body = "", const std::map<std::string, std::string>& headers = {}) {
+  try {
+    Poco::Net::HTTPClientSession session("127.0.0.1", port);
+    session.setTimeout(Poco::Timespan(20, 0));
+    Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!token.empty()) req.set("Authorization", "Bearer " + token);
+    for (const auto& [k, v] : headers) req.set(k, v);
+    if (!body.empty() || method == "POST") {
+      req.setContentType("application/json");
+      req.setContentLength(static_cast<std::streamsize>(body.size()));
+    }
+    session.sendRequest(req) << body;
+    Poco::Net::HTTPResponse resp;
+    Reply r;
+    Poco::StreamCopier::copyToString(session.receiveResponse(resp), r.body);
+    r.status = resp.getStatus();
+    return r;
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+// `weft serve` in a child process, stdout/stderr into files.
+class ServeProcess {
+ public:
+  ServeProcess(const std::string& home, const std::string& config, const std::string& logs)
+      : err_path_(logs + "/serve.err") {
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      int fd = ::open(err_path_.c_str(), O_WRONLY | O_CREAT | O_APPEND, 0600);
+      ::dup2(fd, 2);
+      ::dup2(fd, 1);
+      ::execl(WEFT_CLI, WEFT_CLI, "--home", home.c_str(), "serve", "--config", config.c_str(), nullptr);
+      ::_exit(127);
+    }
+  }
+  ~ServeProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGKILL);
+      ::waitpid(pid_, nullptr, 0);
+    }
+  }
+  // Sends sig and waits (bounded) for the exit; the exit code, 128+signal when killed, -1 on timeout.
+  int stop(int sig) {
+    ::kill(pid_, sig);
+    for (int i = 0; i < 3000; ++i) {
+      int status = 0;
+      if (::waitpid(pid_, &status, WNOHANG) == pid_) {
+        pid_ = -1;
+        return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return -1;
+  }
+  std::string log() const { return slurp(err_path_); }
+
+ private:
+  pid_t pid_ = -1;
+  std::string err_path_;
+};
+
+// A home, a workflows directory and a config with an ephemeral port.
+struct DaemonDir {
+  test::TempDir dir;
+  unsigned short port = free_port();
+  std::string home = dir.path() + "/home";
+  std::string config;
+  DaemonDir() {
+    config = dir.write("weft.yaml", "listen: 127.0.0.1:" + std::to_string(port) +
+                                        "\nhome: home\nworkflows: flows\nconnectors: [" + test::connector_dir() +
+                                        "]\ndrain_timeout: 10s\n");
+    dir.write("flows/.keep", "");
+  }
+  std::unique_ptr<ServeProcess> start() {
+    auto p = std::make_unique<ServeProcess>(home, config, dir.path());
+    bool up = eventually([&] { return call(port, "GET", "/healthz").status == 200; });
+    EXPECT_TRUE(up) << p->log();
+    return p;
+  }
+  std::string token() const {
+    std::string t = slurp(home + "/admin.token");
+    while (!t.empty() && (t.back() == '\n' || t.back() == '\r')) t.pop_back();
+    return t;
+  }
+};
+
+std::string http_workflow(const std::string& name, const std::string& url, const std::string& on,
+                          const std::string& extra = "") {
+  return "name: " + name + "\n" + extra + "on:\n" + on +
+         "steps:\n"
+         "  - id: fetch\n"
+         "    uses: http.request\n"
+         "    with:\n"
+         "      method: GET\n"
+         "      url: " +
+         url +
+         "\n"
+         "      query:\n"
+         "        who: ${{ trigger.body.who }}\n";
+}
+
+TEST(ServeE2E, BadConfigIsOneClearErrorNamingTheLineAndExitsOne) {
+  test::TempDir dir;
+  std::string cfg = dir.write("weft.yaml", "listen: 127.0.0.1:8080\nworkers: many\n");
+  auto r = test::run_weft({"--home", dir.path() + "/home", "serve", "--config", cfg}, {}, "", 20000);
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("weft.yaml:2:10"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+}
+
+TEST(ServeE2E, WebhookRunsTheHttpActionRecordsTheRunAndSigtermExitsZero) {
+  test::LocalServer upstream([](Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+    resp.setContentType("application/json");
+    resp.send() << R"({"hello":")" << Poco::URI(req.getURI()).getRawQuery() << R"("})";
+  });
+  DaemonDir s;
+  s.dir.write("flows/greet.yaml", http_workflow("greet", upstream.url("/greet"), "  webhook: {}\n"));
+  s.dir.write("flows/signed.yaml",
+              http_workflow("signed", upstream.url("/signed"), "  webhook:\n    secret: s3cr3t\n"));
+  s.dir.write("flows/broken.yaml", "name: broken\nsteps: 3\n");
+  auto daemon = s.start();
+  const std::string token = s.token();
+  ASSERT_EQ(token.size(), 64u);
+
+  EXPECT_EQ(call(s.port, "GET", "/v1/workflows").status, 401);
+  EXPECT_EQ(call(s.port, "GET", "/v1/workflows", std::string(64, '0')).status, 401);
+  Reply wfs = call(s.port, "GET", "/v1/workflows", token);
+  ASSERT_EQ(wfs.status, 200) << wfs.body;
+  EXPECT_NE(wfs.body.find("\"greet\""), std::string::npos) << wfs.body;
+  EXPECT_NE(wfs.body.find("\"signed\""), std::string::npos) << wfs.body;
+  EXPECT_EQ(wfs.body.find("\"broken\""), std::string::npos) << wfs.body;
+  Reply connectors = call(s.port, "GET", "/v1/connectors", token);
+  EXPECT_NE(connectors.body.find("\"http.request\""), std::string::npos) << connectors.body;
+
+  Reply run = call(s.port, "POST", "/hooks/greet", "", R"({"who":"ada"})");
+  ASSERT_EQ(run.status, 200) << run.body << daemon->log();
+  EXPECT_EQ(json::get_string(run.json(), "status"), "succeeded") << run.body;
+  EXPECT_NE(run.body.find(R"("hello":"who=ada")"), std::string::npos) << run.body;
+  EXPECT_EQ(upstream.requests(), 1);
+
+  const std::string id = json::get_string(run.json(), "id");
+  Reply one = call(s.port, "GET", "/v1/runs/" + id, token);
+  ASSERT_EQ(one.status, 200) << one.body;
+  EXPECT_NE(one.body.find(R"("id":"fetch")"), std::string::npos) << one.body;
+  Reply list = call(s.port, "GET", "/v1/runs?workflow=greet", token);
+  EXPECT_NE(list.body.find(id), std::string::npos) << list.body;
+
+  // The signed workflow: a wrong signature is 401 and runs nothing; the right one runs.
+  const std::string body = R"({"who":"bob"})";
+  EXPECT_EQ(call(s.port, "POST", "/hooks/signed", "", body, {{"X-Weft-Signature", "sha256=00"}}).status, 401);
+  EXPECT_EQ(call(s.port, "POST", "/hooks/signed", "", body).status, 401);
+  EXPECT_EQ(upstream.requests(), 1);
+  Reply ok = call(s.port, "POST", "/hooks/signed", "", body,
+                  {{"X-Weft-Signature", "sha256=" + daemon::hmac_sha256_hex("s3cr3t", body)}});
+  EXPECT_EQ(ok.status, 200) << ok.body;
+  EXPECT_EQ(upstream.requests(), 2);
+
+  Reply metrics = call(s.port, "GET", "/metrics", token);
+  EXPECT_NE(metrics.body.find("weft_runs_total{status=\"succeeded\"} 2"), std::string::npos) << metrics.body;
+
+  EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
+  const std::string log = daemon->log();
+  EXPECT_NE(log.find("broken.yaml"), std::string::npos) << log;
+  EXPECT_EQ(log.find(token), std::string::npos) << "the admin token was logged";
+}
+
+TEST(ServeE2E, RunsKilledMidStepAreResumedOrMarkedInterruptedOnRestart) {
+  // The upstream holds the first request of each path until released, so the daemon is killed
+  // while both runs are inside their step.
+  std::mutex mu;
+  std::condition_variable cv;
+  bool release = false;
+  std::atomic<int> held{0};
+  test::LocalServer upstream([&](Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp) {
+    static std::atomic<int> seen_resume{0}, seen_plain{0};
+    const bool first = req.getURI().find("/resume") == 0 ? seen_resume++ == 0 : seen_plain++ == 0;
+    if (first) {
+      ++held;
+      std::unique_lock<std::mutex> lk(mu);
+      cv.wait_for(lk, std::chrono::seconds(20), [&] { return release; });
+    }
+    resp.setContentType("application/json");
+    resp.send() << R"({"ok":true})";
+  });
+  DaemonDir s;
+  s.dir.write("flows/resumable.yaml",
+              http_workflow("resumable", upstream.url("/resume"), "  webhook:\n    async: true\n", "resume: true\n"));
+  s.dir.write("flows/plain.yaml", http_workflow("plain", upstream.url("/plain"), "  webhook:\n    async: true\n"));
+  std::string resumable_id, plain_id;
+  {
+    auto daemon = s.start();
+    Reply a = call(s.port, "POST", "/hooks/resumable", "", R"({"who":"x"})");
+    Reply b = call(s.port, "POST", "/hooks/plain", "", R"({"who":"y"})");
+    ASSERT_EQ(a.status, 202) << a.body;
+    ASSERT_EQ(b.status, 202) << b.body;
+    resumable_id = json::get_string(a.json(), "id");
+    plain_id = json::get_string(b.json(), "id");
+    ASSERT_TRUE(eventually([&] { return held.load() == 2; })) << daemon->log();
+    EXPECT_EQ(daemon->stop(SIGKILL), 128 + SIGKILL);
+  }
+  {
+    std::lock_guard<std::mutex> lk(mu);
+    release = true;
+  }
+  cv.notify_all();
+
+  auto daemon = s.start();
+  const std::string token = s.token();
+  auto status_of = [&](const std::string& id) {
+    return json::get_string(call(s.port, "GET", "/v1/runs/" + id, token).json(), "status");
+  };
+  EXPECT_TRUE(eventually([&] { return status_of(resumable_id) == "succeeded"; })) << status_of(resumable_id);
+  EXPECT_EQ(status_of(plain_id), "interrupted");
+  Reply plain = call(s.port, "GET", "/v1/runs/" + plain_id, token);
+  EXPECT_NE(plain.body.find("resume: true"), std::string::npos) << plain.body;
+  EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
+}
+
+}  // namespace
+}  // namespace weft
