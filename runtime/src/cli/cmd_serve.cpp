@@ -36,6 +36,21 @@ int run_serve(Invocation& inv) {
     eo.home = cfg.home;
     eo.connector_dirs = inv.global.connector_dirs;
     eo.connector_dirs.insert(eo.connector_dirs.end(), cfg.connectors.begin(), cfg.connectors.end());
+    eo.http.block_private_networks = cfg.ssrf_guard.enabled;
+    for (const auto& range : cfg.ssrf_guard.allow) {
+      // The HTTP client exempts single addresses: a /32 or /128 range is one; wider ones are not
+      // supported yet and say so.
+      const auto slash = range.find('/');
+      const std::string bits = range.substr(slash + 1);
+      if (bits == "32" || bits == "128")
+        eo.http.allowed_private_addresses.push_back(range.substr(0, slash));
+      else
+        log::warn("daemon", "ssrf_guard.allow: only single addresses (/32, /128) are exempted; range ignored",
+                  {{"range", range}});
+    }
+    eo.on_needs_reauth = [](const std::string& name, const std::string& reason) {
+      log::warn("daemon", "connection needs re-authorization", {{"connection", name}, {"reason", reason}});
+    };
     auto e = engine::Engine::open(eo);
     if (!e) return e.status();
     engine = std::move(*e);

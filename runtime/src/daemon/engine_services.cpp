@@ -359,9 +359,7 @@ bool EngineServices::webhook_is_async(const std::string& name) {
 
 Result<Json> EngineServices::list_connectors() {
   auto a = json::new_array();
-  const auto* registry = dynamic_cast<const plugin::Registry*>(&engine_.catalog());
-  if (registry == nullptr) return Json(a);
-  for (const auto& c : registry->connectors()) {
+  for (const auto& c : engine_.registry().connectors()) {
     auto ops = [](const std::vector<const plugin::ActionInfo*>& v) {
       auto arr = json::new_array();
       for (const auto* op : v)
