@@ -216,8 +216,19 @@ TEST(ServeE2E, WebhookRunsTheHttpActionRecordsTheRunAndSigtermExitsZero) {
   EXPECT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(upstream.requests(), 2);
 
+  // The OAuth callback checks state before anything else: an unknown one is 403.
+  Reply cb = call(s.port, "GET", "/oauth/callback?code=abc&state=forged");
+  EXPECT_EQ(cb.status, 403) << cb.body;
+
+  // A workflow file added while running is picked up by the directory watcher.
+  s.dir.write("flows/late.yaml", http_workflow("late", upstream.url("/late"), "  webhook: {}\n"));
+  EXPECT_TRUE(eventually([&] {
+    return call(s.port, "GET", "/v1/workflows", token).body.find("\"late\"") != std::string::npos;
+  })) << daemon->log();
+  EXPECT_EQ(call(s.port, "POST", "/hooks/late", "", R"({"who":"cy"})").status, 200);
+
   Reply metrics = call(s.port, "GET", "/metrics", token);
-  EXPECT_NE(metrics.body.find("weft_runs_total{status=\"succeeded\"} 2"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("weft_runs_total{status=\"succeeded\"} 3"), std::string::npos) << metrics.body;
 
   EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
   const std::string log = daemon->log();
