@@ -1,0 +1,117 @@
+#!/usr/bin/env bash
+# serve_wrk.sh — the daemon's end-to-end load test (issue 5): a webhook comes in, one http.request
+# step calls a local upstream (nginx answering a small JSON document), the run is recorded, the
+# result goes back. wrk with 1 thread and 16 connections against `weft serve`, then against nginx
+# as a plain reverse proxy to the same upstream, in the same run; prints runs/s, p99, the ratio,
+# idle RSS, RSS under load, start-to-ready time and the number of runs recorded.
+#
+#   bench/serve_wrk.sh [build-dir] [seconds]       # needs wrk, nginx, curl, sqlite3
+set -euo pipefail
+
+BUILD=${1:-build}
+SECS=${2:-10}
+WEFT=$(realpath "$BUILD/bin/weft")
+CONNECTORS=$(realpath "$BUILD/lib/weft/connectors")
+for tool in wrk nginx curl sqlite3; do
+  command -v "$tool" >/dev/null || { echo "serve_wrk.sh: $tool is not installed" >&2; exit 1; }
+done
+
+TMP=$(mktemp -d)
+NGINX_PID=""
+WEFT_PID=""
+cleanup() {
+  [ -n "$WEFT_PID" ] && kill "$WEFT_PID" 2>/dev/null || true
+  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
+  wait 2>/dev/null || true
+  rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+UP=$(free_port); PROXY=$(free_port); WPORT=$(free_port)
+
+mkdir -p "$TMP/nginx/logs" "$TMP/flows"
+cat >"$TMP/nginx/nginx.conf" <<EOF
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/logs/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  upstream up { server 127.0.0.1:$UP; keepalive 32; }
+  server { listen 127.0.0.1:$UP; location / { default_type application/json; return 200 '{"ok":true,"n":42}'; } }
+  server { listen 127.0.0.1:$PROXY;
+           location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; } }
+}
+EOF
+nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' &
+NGINX_PID=$!
+
+cat >"$TMP/weft.yaml" <<EOF
+listen: 127.0.0.1:$WPORT
+home: home
+workflows: flows
+connectors: [$CONNECTORS]
+workers: 32
+log_format: text
+EOF
+cat >"$TMP/flows/bench.yaml" <<EOF
+name: bench
+on:
+  webhook: {}
+steps:
+  - id: call
+    uses: http.request
+    with:
+      method: GET
+      url: http://127.0.0.1:$UP/item
+EOF
+cat >"$TMP/post.lua" <<'EOF'
+wrk.method = "POST"
+wrk.body = '{"id":1}'
+wrk.headers["Content-Type"] = "application/json"
+EOF
+
+rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+t0=$(date +%s%N)
+"$WEFT" --home "$TMP/home" serve --config "$TMP/weft.yaml" 2>"$TMP/weft.log" &
+WEFT_PID=$!
+until curl -sf "http://127.0.0.1:$WPORT/healthz" >/dev/null; do
+  kill -0 "$WEFT_PID" 2>/dev/null || { cat "$TMP/weft.log" >&2; exit 1; }
+  sleep 0.002
+done
+t1=$(date +%s%N)
+START_MS=$(((t1 - t0) / 1000000))
+until curl -sf "http://127.0.0.1:$PROXY/" >/dev/null; do sleep 0.01; done
+sleep 0.3
+IDLE_RSS=$(rss_kb "$WEFT_PID")
+
+# One run to check the path works before measuring.
+curl -sf -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$WPORT/hooks/bench" | grep -q '"succeeded"' \
+  || { echo "serve_wrk.sh: the bench workflow did not succeed" >&2; cat "$TMP/weft.log" >&2; exit 1; }
+
+PEAK=0
+( while kill -0 "$WEFT_PID" 2>/dev/null; do rss_kb "$WEFT_PID"; sleep 0.2; done ) >"$TMP/rss.txt" &
+SAMPLER=$!
+wrk -t1 -c16 -d"${SECS}s" --latency -s "$TMP/post.lua" "http://127.0.0.1:$WPORT/hooks/bench" >"$TMP/wrk_weft.txt"
+kill "$SAMPLER" 2>/dev/null || true
+PEAK=$(sort -n "$TMP/rss.txt" | tail -1)
+wrk -t1 -c16 -d"${SECS}s" --latency "http://127.0.0.1:$PROXY/item" >"$TMP/wrk_nginx.txt"
+
+rps() { awk '/Requests\/sec/ {print $2}' "$1"; }
+p99() { awk '$1=="99%" {print $2}' "$1"; }
+non2xx() { awk '/Non-2xx/ {print $5}' "$1"; }
+W_RPS=$(rps "$TMP/wrk_weft.txt"); N_RPS=$(rps "$TMP/wrk_nginx.txt")
+RUNS=$(sqlite3 "$TMP/home/runs.db" "select count(*) from runs where workflow='bench'")
+OK_RUNS=$(sqlite3 "$TMP/home/runs.db" "select count(*) from runs where workflow='bench' and status='succeeded'")
+
+echo "weft serve   : ${W_RPS} runs/s  p99 $(p99 "$TMP/wrk_weft.txt")  non-2xx: $(non2xx "$TMP/wrk_weft.txt" || true)"
+echo "nginx proxy  : ${N_RPS} req/s   p99 $(p99 "$TMP/wrk_nginx.txt")"
+echo "ratio        : $(awk -v a="$W_RPS" -v b="$N_RPS" 'BEGIN {printf "%.3f", a / b}') (weft / nginx proxy)"
+echo "runs recorded: ${RUNS} (succeeded ${OK_RUNS})"
+echo "idle RSS     : $((IDLE_RSS / 1024)) MB;  RSS under load (peak): $((PEAK / 1024)) MB"
+echo "start→ready  : ${START_MS} ms (process start to first /healthz 200)"
+kill -TERM "$WEFT_PID"
+wait "$WEFT_PID" && echo "SIGTERM      : exit 0" || echo "SIGTERM      : exit $?"
+WEFT_PID=""
