@@ -216,6 +216,11 @@ TEST(ServeE2E, WebhookRunsTheHttpActionRecordsTheRunAndSigtermExitsZero) {
   EXPECT_EQ(ok.status, 200) << ok.body;
   EXPECT_EQ(upstream.requests(), 2);
 
+  // A second daemon on the same home is refused before it touches anything.
+  auto second = test::run_weft({"--home", s.home, "serve", "--config", s.config}, {}, "", 20000);
+  EXPECT_EQ(second.exit_code, 1) << second.err;
+  EXPECT_NE(second.err.find("another weft serve is using home"), std::string::npos) << second.err;
+
   // The OAuth callback checks state before anything else: an unknown one is 403.
   Reply cb = call(s.port, "GET", "/oauth/callback?code=abc&state=forged");
   EXPECT_EQ(cb.status, 403) << cb.body;

@@ -3,10 +3,12 @@
 // the config is known and wires daemon::EngineServices into it.
 #include <cstdlib>
 #include <memory>
+#include <optional>
 
 #include "cli/command.hpp"
 #include "core/log.hpp"
 #include "daemon/engine_services.hpp"
+#include "daemon/process.hpp"
 #include "daemon/serve.hpp"
 #include "engine/engine.hpp"
 
@@ -31,7 +33,14 @@ int run_serve(Invocation& inv) {
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<daemon::EngineServices> services;
   std::chrono::milliseconds drain{30000};
+  // One daemon per home: a second one would take the first one's running runs for interrupted.
+  std::optional<daemon::PidFile> home_lock;
   opts.on_config = [&](const daemon::Config& cfg, daemon::Services& out) -> Status {
+    auto lock = daemon::PidFile::acquire(cfg.home + "/serve.pid");
+    if (!lock)
+      return Status(Code::kFailedPrecondition, "another weft serve is using home " + cfg.home + " (" +
+                                                   lock.status().message() + ")");
+    home_lock.emplace(std::move(*lock));
     engine::Options eo;
     eo.home = cfg.home;
     eo.connector_dirs = inv.global.connector_dirs;
@@ -59,11 +68,15 @@ int run_serve(Invocation& inv) {
     auto loaded = services->reload();
     if (!loaded) return loaded.status();
     log::info("daemon", "workflows loaded", {{"summary", json::stringify(*loaded)}});
-    services->resume_unfinished();
-    services->start_scheduler();
     drain = cfg.drain_timeout;
     out = services->services();
     return Status::Ok();
+  };
+  // After the port is bound: runs left `running` by a killed daemon are ours to resume.
+  opts.on_started = [&] {
+    const int found = services->resume_unfinished();
+    if (found > 0) log::info("daemon", "unfinished runs found at start", {{"count", std::to_string(found)}});
+    services->start_scheduler();
   };
   int rc = daemon::serve(opts, daemon::Services{}, &metrics);
   if (services && !services->shutdown(drain))

@@ -75,6 +75,7 @@ int serve(const ServeOptions& options, Services services, Metrics* metrics) {
   Daemon daemon(*cfg, services, m);
   if (Status s = daemon.start(); !s.ok()) return fail(s);
   if (parent) parent->ready();
+  if (options.on_started) options.on_started();
 
   std::vector<std::string> watched = cfg->connectors;
   if (!cfg->workflows.empty()) watched.push_back(cfg->workflows);

@@ -25,6 +25,9 @@ struct ServeOptions {
   // before the HTTP server starts: open the engine with cfg.home / cfg.connectors and fill Services
   // here (threads started here are the daemon's). A failure stops serve() with exit code 1.
   std::function<Status(const Config&, Services&)> on_config;
+  // Called once the HTTP API is bound (so this is the one daemon on its port), before control
+  // signals are waited for: resume unfinished runs and start schedules here. May be empty.
+  std::function<void()> on_started;
 };
 
 // Runs until SIGTERM/SIGINT. Exit codes: 0 after a drained stop (also when drain_timeout expired;
