@@ -4,6 +4,7 @@
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 #include <fcntl.h>
@@ -114,6 +115,7 @@ class ServeProcess {
     return -1;
   }
   std::string log() const { return slurp(err_path_); }
+  pid_t pid() const { return pid_; }
 
  private:
   pid_t pid_ = -1;
@@ -290,6 +292,88 @@ TEST(ServeE2E, RunsKilledMidStepAreResumedOrMarkedInterruptedOnRestart) {
   EXPECT_EQ(status_of(plain_id), "interrupted");
   Reply plain = call(s.port, "GET", "/v1/runs/" + plain_id, token);
   EXPECT_NE(plain.body.find("resume: true"), std::string::npos) << plain.body;
+  EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
+}
+
+// Peak resident memory of a process in kB (VmHWM), 0 when unreadable.
+long peak_rss_kb(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  return 0;
+}
+
+// Sends `total` bytes of body after the headers until the server stops reading; what it answered.
+// chunked: each 64 KiB piece is framed as one chunk.
+std::string push_body(unsigned short port, const std::string& head, std::size_t total, bool chunked = false) {
+  Poco::Net::StreamSocket sock(Poco::Net::SocketAddress("127.0.0.1", port));
+  sock.setSendTimeout(Poco::Timespan(10, 0));
+  sock.setReceiveTimeout(Poco::Timespan(10, 0));
+  sock.sendBytes(head.data(), static_cast<int>(head.size()));
+  const std::string piece(64 * 1024, 'x');
+  const std::string chunk = chunked ? "10000\r\n" + piece + "\r\n" : piece;
+  try {
+    for (std::size_t sent = 0; sent < total; sent += chunk.size())
+      sock.sendBytes(chunk.data(), static_cast<int>(chunk.size()));
+  } catch (const Poco::Exception&) {
+    // The server answered and closed: the rest is not read, as intended.
+  }
+  std::string answer;
+  char buf[4096];
+  try {
+    int n = 0;
+    while ((n = sock.receiveBytes(buf, sizeof buf)) > 0) answer.append(buf, static_cast<std::size_t>(n));
+  } catch (const Poco::Exception&) {
+  }
+  return answer;
+}
+
+TEST(ServeE2E, HundredMegabyteBodiesAre413AndSlowClientsDoNotGrowMemoryOrStopTheDaemon) {
+  test::LocalServer upstream([](Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) {
+    resp.setContentType("application/json");
+    resp.send() << "{}";
+  });
+  DaemonDir s;
+  s.dir.write("flows/greet.yaml", http_workflow("greet", upstream.url("/greet"), "  webhook: {}\n"));
+  auto daemon = s.start();
+  const long before = peak_rss_kb(daemon->pid());
+  ASSERT_GT(before, 0);
+
+  constexpr std::size_t k100MB = 100u * 1024 * 1024;
+  std::string a = push_body(s.port,
+                            "POST /hooks/greet HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            "Content-Length: " + std::to_string(k100MB) + "\r\n\r\n",
+                            k100MB);
+  EXPECT_EQ(a.rfind("HTTP/1.1 413", 0), 0u) << a.substr(0, 200);
+  // Chunked: no length up front, refused once past the limit.
+  std::string b = push_body(s.port,
+                            "POST /hooks/greet HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                            "Transfer-Encoding: chunked\r\n\r\n",
+                            k100MB, true);
+  EXPECT_EQ(b.rfind("HTTP/1.1 413", 0), 0u) << b.substr(0, 200);
+
+  // 1,000 clients that connect and send half a request line, then nothing.
+  std::vector<Poco::Net::StreamSocket> slow;
+  for (int i = 0; i < 1000; ++i) {
+    try {
+      slow.emplace_back(Poco::Net::SocketAddress("127.0.0.1", s.port));
+      slow.back().sendBytes("GET /hea", 8);
+    } catch (const Poco::Exception&) {
+      // A refused connection is a bounded server too.
+    }
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  const long during = peak_rss_kb(daemon->pid());
+  slow.clear();
+
+  // The daemon is still there and serves once the slow clients are gone.
+  EXPECT_TRUE(eventually([&] { return call(s.port, "GET", "/healthz").status == 200; }, 3000)) << daemon->log();
+  Reply run = call(s.port, "POST", "/hooks/greet", "", R"({"who":"z"})");
+  EXPECT_EQ(json::get_string(run.json(), "status"), "succeeded") << run.body;
+  EXPECT_EQ(upstream.requests(), 1);
+  // Neither 2 x 100 MB nor 1,000 connections show up in memory: the peak grew by less than 32 MB.
+  EXPECT_LT(during - before, 32 * 1024) << "peak RSS before " << before << " kB, after " << during << " kB";
   EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
 }
 
