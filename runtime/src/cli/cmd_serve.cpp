@@ -63,8 +63,8 @@ int run_serve(Invocation& inv) {
     auto e = engine::Engine::open(eo);
     if (!e) return e.status();
     engine = std::move(*e);
-    for (const auto& line : engine->load_diagnostics()) log::warn("daemon", "connector refused", {{"reason", line}});
     services = std::make_unique<daemon::EngineServices>(*engine, cfg.workflows, &metrics);
+    if (!opts.config_path.empty()) services->ignore_file(opts.config_path);
     auto loaded = services->reload();
     if (!loaded) return loaded.status();
     log::info("daemon", "workflows loaded", {{"summary", json::stringify(*loaded)}});

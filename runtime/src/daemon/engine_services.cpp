@@ -122,6 +122,12 @@ std::shared_ptr<const EngineServices::Loaded> EngineServices::find(const std::st
   return it == workflows_.end() ? nullptr : it->second;
 }
 
+void EngineServices::ignore_file(const std::string& path) {
+  std::error_code ec;
+  auto c = fs::weakly_canonical(path, ec);
+  if (!ec) ignored_.push_back(c);
+}
+
 Result<Json> EngineServices::reload() {
   std::lock_guard<std::mutex> one(reload_mu_);
   std::vector<fs::path> files;
@@ -133,7 +139,9 @@ Result<Json> EngineServices::reload() {
                                          " (fix `workflows:` in the config)");
     for (const auto& e : it) {
       const auto ext = e.path().extension();
-      if ((ext == ".yaml" || ext == ".yml") && e.is_regular_file(ec)) files.push_back(e.path());
+      if ((ext == ".yaml" || ext == ".yml") && e.is_regular_file(ec) &&
+          std::find(ignored_.begin(), ignored_.end(), fs::weakly_canonical(e.path(), ec)) == ignored_.end())
+        files.push_back(e.path());
     }
   }
   std::sort(files.begin(), files.end());

@@ -12,10 +12,12 @@
 
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "daemon/metrics.hpp"
 #include "daemon/scheduler.hpp"
@@ -54,6 +56,9 @@ class EngineServices final : public RunService, public WorkflowService, public C
   EngineServices(const EngineServices&) = delete;
   EngineServices& operator=(const EngineServices&) = delete;
 
+  // A file of the workflows directory that is not a workflow (the daemon's own config when
+  // `workflows: .`). Call before reload().
+  void ignore_file(const std::string& path);
   // Loads every *.yaml / *.yml of the workflows directory. A file that fails to load is logged
   // with its problems and skipped (the version loaded before, if any, keeps serving); two files
   // with one name: the first in name order wins. Replaces the cron schedules. Returns
@@ -112,6 +117,7 @@ class EngineServices final : public RunService, public WorkflowService, public C
   std::map<std::string, std::shared_ptr<const Loaded>> workflows_;  // by name; guarded by mu_
   std::map<std::string, std::shared_ptr<const Loaded>> by_file_;    // last good load per file
   std::mutex reload_mu_;                                             // one reload at a time
+  std::vector<std::filesystem::path> ignored_;                       // canonical paths
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
