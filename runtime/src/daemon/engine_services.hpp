@@ -74,6 +74,9 @@ class EngineServices final : public RunService, public WorkflowService, public C
   // when none is left.
   bool shutdown(std::chrono::milliseconds drain);
 
+  // Fires the schedules due at or before now (what the cron thread does); how many fired.
+  int fire_due_schedules(std::chrono::sys_seconds now) { return scheduler_.tick(now); }
+
   // Every service of this object plus reload.
   Services services();
 

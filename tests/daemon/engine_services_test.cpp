@@ -1,0 +1,147 @@
+// EngineServices in-process over the real engine (built connectors, vault and run store in a
+// TempDir home) and a loopback upstream: workflow loading and its bad paths, inputs, schedules.
+#include "daemon/engine_services.hpp"
+
+#include <Poco/Net/HTTPServerRequest.h>
+#include <Poco/Net/HTTPServerResponse.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <thread>
+
+#include "support/test_support.hpp"
+
+namespace weft::daemon {
+namespace {
+
+struct Fixture {
+  test::TempDir dir;
+  test::LocalServer upstream{[](Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) {
+    resp.setContentType("application/json");
+    resp.send() << R"({"ok":true})";
+  }};
+  std::unique_ptr<engine::Engine> engine;
+  Metrics metrics;
+  std::unique_ptr<EngineServices> services;
+
+  Fixture() {
+    dir.write("flows/.keep", "");
+    auto e = engine::Engine::open({.home = dir.path() + "/home", .connector_dirs = {test::connector_dir()}});
+    EXPECT_TRUE(e.ok()) << e.status().to_string();
+    engine = std::move(*e);
+    declare_engine_metrics(metrics);
+    services = std::make_unique<EngineServices>(*engine, dir.path() + "/flows", &metrics);
+  }
+  std::string flow(const std::string& name, const std::string& on, const std::string& extra = "") {
+    return "name: " + name + "\n" + extra + "on:\n" + on +
+           "steps:\n  - id: call\n    uses: http.request\n    with:\n      method: GET\n      url: " +
+           upstream.url("/x") + "\n";
+  }
+  std::vector<std::string> names() {
+    std::vector<std::string> out;
+    auto list = services->list_workflows();
+    EXPECT_TRUE(list.ok());
+    for (const auto& w : *json::as_array(*list)) out.push_back(json::get_string(w, "name"));
+    return out;
+  }
+};
+
+TEST(EngineServices, ABrokenEditKeepsThePreviousVersionServingAndIsReported) {
+  Fixture f;
+  const std::string path = f.dir.write("flows/a.yaml", f.flow("a", "  webhook: {}\n"));
+  ASSERT_TRUE(f.services->reload().ok());
+  EXPECT_EQ(f.names(), std::vector<std::string>{"a"});
+
+  f.dir.write("flows/a.yaml", "name: a\nsteps: [\n");
+  auto r = f.services->reload();
+  ASSERT_TRUE(r.ok());
+  const std::string summary = json::stringify(*r);
+  EXPECT_NE(summary.find(path), std::string::npos) << summary;
+  EXPECT_EQ(f.names(), std::vector<std::string>{"a"});
+  auto run = f.services->trigger_workflow("a", json::object({{"type", "webhook"}}), false);
+  ASSERT_TRUE(run.ok()) << run.status().to_string();
+  EXPECT_EQ(json::get_string(*run, "status"), "succeeded");
+}
+
+TEST(EngineServices, TwoFilesWithOneNameTheFirstWinsTheSecondIsRefused) {
+  Fixture f;
+  f.dir.write("flows/1.yaml", f.flow("same", "  webhook: {}\n"));
+  f.dir.write("flows/2.yaml", f.flow("same", "  webhook:\n    async: true\n"));
+  auto r = f.services->reload();
+  ASSERT_TRUE(r.ok());
+  EXPECT_NE(json::stringify(*r).find("is used by another file"), std::string::npos);
+  EXPECT_FALSE(f.services->webhook_is_async("same"));
+}
+
+TEST(EngineServices, UnknownSignatureKindAndBadCronAreRefusedNamingTheFile) {
+  Fixture f;
+  f.dir.write("flows/sig.yaml", f.flow("sig", "  webhook:\n    secret: s\n    signature: md5\n"));
+  f.dir.write("flows/cron.yaml", f.flow("cron", "  schedule: \"61 * * * *\"\n"));
+  auto r = f.services->reload();
+  ASSERT_TRUE(r.ok());
+  const std::string summary = json::stringify(*r);
+  EXPECT_NE(summary.find("on.webhook.signature 'md5' is unknown (use hmac-sha256 or shared-secret)"),
+            std::string::npos)
+      << summary;
+  EXPECT_NE(summary.find("cron.yaml: on.schedule:"), std::string::npos) << summary;
+  EXPECT_TRUE(f.names().empty());
+}
+
+TEST(EngineServices, WebhookPolicyComesFromTheWorkflowAndUnknownWorkflowsAreNotFound) {
+  Fixture f;
+  f.dir.write("flows/h.yaml", f.flow("h", "  webhook:\n    secret: s3\n    signature: shared-secret\n"));
+  f.dir.write("flows/c.yaml", f.flow("c", "  schedule: \"*/5 * * * *\"\n"));
+  ASSERT_TRUE(f.services->reload().ok());
+  auto p = f.services->webhook_policy("h");
+  ASSERT_TRUE(p.ok());
+  EXPECT_EQ(p->kind, WebhookPolicy::Kind::kSharedSecret);
+  EXPECT_EQ(p->secret, "s3");
+  EXPECT_EQ(f.services->webhook_policy("c").status().code(), Code::kNotFound);  // no webhook trigger
+  EXPECT_EQ(f.services->webhook_policy("nope").status().code(), Code::kNotFound);
+  EXPECT_EQ(f.services->trigger_workflow("nope", json::object(), false).status().code(), Code::kNotFound);
+}
+
+TEST(EngineServices, InputsThatDoNotFitTheWorkflowAreInvalidAndRunNothing) {
+  Fixture f;
+  f.dir.write("flows/i.yaml", f.flow("i", "  webhook: {}\n", "inputs:\n  count:\n    type: integer\n"));
+  ASSERT_TRUE(f.services->reload().ok()) << f.names().size();
+  ASSERT_EQ(f.names(), std::vector<std::string>{"i"});
+  auto bad = f.services->trigger_workflow(
+      "i", json::object({{"type", "api"}, {"inputs", json::object({{"count", "many"}})}}), false);
+  EXPECT_EQ(bad.status().code(), Code::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("count"), std::string::npos) << bad.status().message();
+  EXPECT_EQ(f.upstream.requests(), 0);
+  auto runs = f.services->list_runs(json::object());
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(json::as_array(*runs)->size(), 0u);
+}
+
+TEST(EngineServices, ADueScheduleStartsOneRecordedRun) {
+  Fixture f;
+  f.dir.write("flows/tick.yaml", f.flow("tick", "  schedule: {cron: \"* * * * *\", timezone: Europe/Paris}\n"));
+  ASSERT_TRUE(f.services->reload().ok());
+  const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
+  EXPECT_EQ(f.services->fire_due_schedules(now + std::chrono::minutes(2)), 1);
+  ASSERT_TRUE(f.services->shutdown(std::chrono::seconds(20)));  // waits for the background run
+  auto runs = f.services->list_runs(json::object({{"workflow", "tick"}}));
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(json::as_array(*runs)->size(), 1u);
+  Json run = json::as_array(*runs)->get(0);
+  EXPECT_EQ(json::get_string(run, "status"), "succeeded");
+  EXPECT_EQ(json::get_string(json::get(run, "trigger"), "type"), "cron");
+  EXPECT_EQ(f.upstream.requests(), 1);
+  EXPECT_EQ(f.metrics.counter("weft_runs_total", "").value({"succeeded"}), 1);
+}
+
+TEST(EngineServices, AfterShutdownNoNewRunStarts) {
+  Fixture f;
+  f.dir.write("flows/a.yaml", f.flow("a", "  webhook:\n    async: true\n"));
+  ASSERT_TRUE(f.services->reload().ok());
+  ASSERT_TRUE(f.services->shutdown(std::chrono::seconds(1)));
+  auto r = f.services->trigger_workflow("a", json::object({{"type", "webhook"}}), true);
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_EQ(f.upstream.requests(), 0);
+}
+
+}  // namespace
+}  // namespace weft::daemon
