@@ -9,6 +9,8 @@
 #include <chrono>
 #include <thread>
 
+#include "auth/connection_manager.hpp"
+#include "support/oauth_server.hpp"
 #include "support/test_support.hpp"
 
 namespace weft::daemon {
@@ -141,6 +143,42 @@ TEST(EngineServices, AfterShutdownNoNewRunStarts) {
   auto r = f.services->trigger_workflow("a", json::object({{"type", "webhook"}}), true);
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
   EXPECT_EQ(f.upstream.requests(), 0);
+}
+
+TEST(EngineServices, ExpiringTokensAreRefreshedAheadAndARefusedGrantIsNotRetried) {
+  Fixture f;
+  test::OAuthServer oauth({.access_ttl = 100});
+  auto& conns = f.engine->connections();
+  ASSERT_TRUE(conns
+                  .add({"acme", "http", "client-1", "secret-1", "",
+                        {{"auth", "oauth2"},
+                         {"authorize_url", oauth.url("/authorize")},
+                         {"token_url", oauth.url("/token")}}})
+                  .ok());
+  auto start = conns.authorize("acme", "http://127.0.0.1:9/oauth/callback");
+  ASSERT_TRUE(start.ok()) << start.status().to_string();
+  auto done = conns.complete(oauth.approve(start->url));
+  ASSERT_TRUE(done.ok()) << done.status().to_string();
+  ASSERT_EQ(oauth.token_requests(), 1);
+  const std::int64_t now =
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+
+  // Expires in ~100 s: nothing to do with a 10 s horizon, one refresh with a 300 s one.
+  EXPECT_EQ(f.services->refresh_expiring(std::chrono::seconds(10), now), 0);
+  EXPECT_EQ(oauth.token_requests(), 1);
+  EXPECT_EQ(f.services->refresh_expiring(std::chrono::seconds(300), now), 1);
+  EXPECT_EQ(oauth.token_requests(), 2);
+  EXPECT_EQ(f.metrics.counter("weft_token_refreshes_total", "").value({"http", "ok"}), 1);
+
+  // A refused grant: needs_reauth, and later passes leave the token endpoint alone.
+  oauth.fail_next(test::TokenFault::kInvalidGrant);
+  EXPECT_EQ(f.services->refresh_expiring(std::chrono::seconds(300), now), 0);
+  const int after_refusal = oauth.token_requests();
+  EXPECT_EQ(f.services->refresh_expiring(std::chrono::seconds(300), now), 0);
+  EXPECT_EQ(oauth.token_requests(), after_refusal);
+  auto list = f.services->list_connections();
+  ASSERT_TRUE(list.ok());
+  EXPECT_EQ(json::get_string(json::as_array(*list)->get(0), "state"), "needs_reauth");
 }
 
 }  // namespace

@@ -222,9 +222,51 @@ bool EngineServices::spawn(std::function<void()> fn) {
 
 bool EngineServices::shutdown(std::chrono::milliseconds drain) {
   scheduler_.stop();
+  {
+    std::lock_guard<std::mutex> lk(bg_mu_);
+    stopping_ = true;
+  }
+  bg_cv_.notify_all();
+  if (refresher_.joinable()) refresher_.join();
   std::unique_lock<std::mutex> lk(bg_mu_);
-  stopping_ = true;
   return bg_cv_.wait_for(lk, drain, [this] { return in_flight_ == 0; });
+}
+
+int EngineServices::refresh_expiring(std::chrono::seconds ahead, std::int64_t now_epoch) {
+  auto list = engine_.connections().list();
+  if (!list) {
+    log::error("daemon", "cannot list connections for the refresher", {{"error", list.status().message()}});
+    return 0;
+  }
+  int refreshed = 0;
+  for (const auto& c : *list) {
+    if (c.state != "active" || !c.access_expires_at || *c.access_expires_at - now_epoch > ahead.count()) continue;
+    Status s = engine_.connections().refresh(c.name);
+    if (metrics_)
+      metrics_->counter("weft_token_refreshes_total", "").inc({c.connector, s.ok() ? "ok" : "error"});
+    std::lock_guard<std::mutex> lk(refresh_mu_);
+    if (s.ok()) {
+      ++refreshed;
+      refresh_failing_.erase(c.name);
+    } else if (refresh_failing_.insert(c.name).second) {
+      log::warn("daemon", "background token refresh failed; retried on the next pass",
+                {{"connection", c.name}, {"error", s.message()}});
+    }
+  }
+  return refreshed;
+}
+
+void EngineServices::start_refresher(std::chrono::seconds period, std::chrono::seconds ahead) {
+  refresher_ = std::thread([this, period, ahead] {
+    std::unique_lock<std::mutex> lk(bg_mu_);
+    while (!bg_cv_.wait_for(lk, period, [this] { return stopping_; })) {
+      lk.unlock();
+      refresh_expiring(ahead, std::chrono::duration_cast<std::chrono::seconds>(
+                                  std::chrono::system_clock::now().time_since_epoch())
+                                  .count());
+      lk.lock();
+    }
+  });
 }
 
 void EngineServices::count(const Result<store::RunRecord>& r) {

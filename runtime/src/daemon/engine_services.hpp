@@ -16,6 +16,8 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <set>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -74,6 +76,14 @@ class EngineServices final : public RunService, public WorkflowService, public C
   // when none is left.
   bool shutdown(std::chrono::milliseconds drain);
 
+  // Refreshes every active connection whose access token expires within `ahead` of now_epoch
+  // (seconds) and that has an expiry at all; returns how many refreshes succeeded. A failure is
+  // logged once per connection until it succeeds again; a refused grant turns the connection
+  // needs_reauth (the engine reports it), after which it is no longer tried. Thread-safe.
+  int refresh_expiring(std::chrono::seconds ahead, std::int64_t now_epoch);
+  // Starts the background refresher: refresh_expiring(ahead) every period.
+  void start_refresher(std::chrono::seconds period, std::chrono::seconds ahead);
+
   // Fires the schedules due at or before now (what the cron thread does); how many fired.
   int fire_due_schedules(std::chrono::sys_seconds now) { return scheduler_.tick(now); }
 
@@ -121,6 +131,10 @@ class EngineServices final : public RunService, public WorkflowService, public C
   std::map<std::string, std::shared_ptr<const Loaded>> by_file_;    // last good load per file
   std::mutex reload_mu_;                                             // one reload at a time
   std::vector<std::filesystem::path> ignored_;                       // canonical paths
+
+  std::mutex refresh_mu_;
+  std::set<std::string> refresh_failing_;  // guarded by refresh_mu_: logged once each
+  std::thread refresher_;
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
