@@ -236,6 +236,10 @@ TEST(ServeE2E, WebhookRunsTheHttpActionRecordsTheRunAndSigtermExitsZero) {
 
   Reply metrics = call(s.port, "GET", "/metrics", token);
   EXPECT_NE(metrics.body.find("weft_runs_total{status=\"succeeded\"} 3"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("weft_connectors_loaded 1"), std::string::npos) << metrics.body;
+  EXPECT_NE(metrics.body.find("weft_step_duration_seconds_count{connector=\"http\",action=\"request\"} 3"),
+            std::string::npos)
+      << metrics.body;
 
   EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
   const std::string log = daemon->log();
@@ -375,6 +379,36 @@ TEST(ServeE2E, HundredMegabyteBodiesAre413AndSlowClientsDoNotGrowMemoryOrStopThe
   // Neither 2 x 100 MB nor 1,000 connections show up in memory: the peak grew by less than 32 MB.
   EXPECT_LT(during - before, 32 * 1024) << "peak RSS before " << before << " kB, after " << during << " kB";
   EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
+}
+
+TEST(ServeE2E, SigtermFinishesTheRunsInFlightThenExitsZero) {
+  std::atomic<int> arrived{0};
+  test::LocalServer upstream([&](Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) {
+    ++arrived;
+    std::this_thread::sleep_for(std::chrono::milliseconds(700));
+    resp.setContentType("application/json");
+    resp.send() << "{}";
+  });
+  DaemonDir s;
+  s.dir.write("flows/sync.yaml", http_workflow("sync", upstream.url("/s"), "  webhook: {}\n"));
+  s.dir.write("flows/bg.yaml", http_workflow("bg", upstream.url("/b"), "  webhook:\n    async: true\n"));
+  auto daemon = s.start();
+  Reply async = call(s.port, "POST", "/hooks/bg", "", R"({"who":"b"})");
+  ASSERT_EQ(async.status, 202) << async.body;
+  Reply sync;
+  std::thread caller([&] { sync = call(s.port, "POST", "/hooks/sync", "", R"({"who":"s"})"); });
+  ASSERT_TRUE(eventually([&] { return arrived.load() == 2; })) << daemon->log();
+  const int code = daemon->stop(SIGTERM);
+  caller.join();
+  EXPECT_EQ(code, 0) << daemon->log();
+  EXPECT_EQ(sync.status, 200) << sync.body;
+  EXPECT_EQ(json::get_string(sync.json(), "status"), "succeeded") << sync.body;
+
+  // Restarted: the async run finished before the exit, so nothing is left to resume.
+  auto again = s.start();
+  Reply bg = call(s.port, "GET", "/v1/runs/" + json::get_string(async.json(), "id"), s.token());
+  EXPECT_EQ(json::get_string(bg.json(), "status"), "succeeded") << bg.body;
+  EXPECT_EQ(again->stop(SIGTERM), 0);
 }
 
 }  // namespace

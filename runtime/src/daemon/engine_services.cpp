@@ -196,7 +196,9 @@ Result<Json> EngineServices::reload() {
     by_file_ = std::move(by_file);
   }
   scheduler_.set_schedules(std::move(schedules));
-  return json::object({{"workflows", count}, {"refused", Json(refused)}});
+  const auto connectors = engine_.registry().connectors().size();
+  if (metrics_) metrics_->gauge("weft_connectors_loaded", "").set({}, static_cast<double>(connectors));
+  return json::object({{"workflows", count}, {"connectors", static_cast<int>(connectors)}, {"refused", Json(refused)}});
 }
 
 void EngineServices::start_scheduler() { scheduler_.start(); }
