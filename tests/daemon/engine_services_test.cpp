@@ -6,6 +6,7 @@
 #include <Poco/Net/HTTPServerResponse.h>
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -179,6 +180,28 @@ TEST(EngineServices, ExpiringTokensAreRefreshedAheadAndARefusedGrantIsNotRetried
   auto list = f.services->list_connections();
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(json::get_string(json::as_array(*list)->get(0), "state"), "needs_reauth");
+}
+
+TEST(EngineServices, BackgroundRunsAreBoundedAndTheExtraOneIsRateLimited) {
+  std::atomic<bool> release{false};
+  test::LocalServer slow([&](Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) {
+    for (int i = 0; i < 2000 && !release.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    resp.setContentType("application/json");
+    resp.send() << "{}";
+  });
+  Fixture f;
+  f.services = std::make_unique<EngineServices>(*f.engine, f.dir.path() + "/flows", &f.metrics, 1);
+  f.dir.write("flows/a.yaml", "name: a\non:\n  webhook:\n    async: true\nsteps:\n  - id: call\n    uses: http.request\n"
+                              "    with:\n      method: GET\n      url: " + slow.url("/x") + "\n");
+  ASSERT_TRUE(f.services->reload().ok());
+  auto first = f.services->trigger_workflow("a", json::object({{"type", "webhook"}}), true);
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  auto second = f.services->trigger_workflow("a", json::object({{"type", "webhook"}}), true);
+  EXPECT_EQ(second.status().code(), Code::kRateLimited);
+  EXPECT_NE(second.status().message().find("1 runs are already in flight"), std::string::npos);
+  release = true;
+  EXPECT_TRUE(f.services->shutdown(std::chrono::seconds(20)));
+  EXPECT_EQ(slow.requests(), 1);
 }
 
 }  // namespace

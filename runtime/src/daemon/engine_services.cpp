@@ -94,7 +94,8 @@ Json run_to_json(const store::RunRecord& run, bool with_steps) {
   return Json(o);
 }
 
-EngineServices::EngineServices(engine::Engine& engine, std::string workflows_dir, Metrics* metrics)
+EngineServices::EngineServices(engine::Engine& engine, std::string workflows_dir, Metrics* metrics,
+                               int max_background)
     : engine_(engine),
       workflows_dir_(std::move(workflows_dir)),
       metrics_(metrics),
@@ -102,7 +103,8 @@ EngineServices::EngineServices(engine::Engine& engine, std::string workflows_dir
       scheduler_([this](const std::string& wf, const Json& trigger) {
         auto r = trigger_workflow(wf, trigger, true);
         if (!r) log::error("daemon", "scheduled run not started", {{"workflow", wf}, {"error", r.status().message()}});
-      }) {}
+      }),
+      max_background_(std::max(1, max_background)) {}
 
 EngineServices::~EngineServices() { shutdown(std::chrono::hours(24)); }
 
@@ -203,10 +205,13 @@ Result<Json> EngineServices::reload() {
 
 void EngineServices::start_scheduler() { scheduler_.start(); }
 
-bool EngineServices::spawn(std::function<void()> fn) {
+Status EngineServices::spawn(std::function<void()> fn) {
   {
     std::lock_guard<std::mutex> lk(bg_mu_);
-    if (stopping_) return false;
+    if (stopping_) return Status(Code::kUnavailable, "the daemon is shutting down; no new runs are started");
+    if (in_flight_ >= max_background_)
+      return Status(Code::kRateLimited, std::to_string(max_background_) +
+                                            " runs are already in flight; retry when some have finished");
     ++in_flight_;
   }
   std::thread([this, fn = std::move(fn)] {
@@ -219,7 +224,7 @@ bool EngineServices::spawn(std::function<void()> fn) {
     --in_flight_;
     bg_cv_.notify_all();
   }).detach();
-  return true;
+  return Status::Ok();
 }
 
 bool EngineServices::shutdown(std::chrono::milliseconds drain) {
@@ -251,7 +256,7 @@ int EngineServices::refresh_expiring(std::chrono::seconds ahead, std::int64_t no
       ++refreshed;
       refresh_failing_.erase(c.name);
     } else if (refresh_failing_.insert(c.name).second) {
-      log::warn("daemon", "background token refresh failed; retried on the next pass",
+      log::warn("daemon", "background token refresh failed (tried again on the next pass unless it needs re-authorization)",
                 {{"connection", c.name}, {"error", s.message()}});
     }
   }
@@ -317,11 +322,11 @@ Result<Json> EngineServices::trigger_workflow(const std::string& name, const Jso
   req.run_id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
   const std::string id = req.run_id;
   // The run is recorded by the executor on the background thread, before its first step.
-  bool started = spawn([this, wf = l->wf, req = std::move(req)] {
+  Status started = spawn([this, wf = l->wf, req = std::move(req)] {
     auto r = execute(*wf, req);
     if (!r) log::error("daemon", "run not recorded", {{"workflow", wf->name}, {"error", r.status().message()}});
   });
-  if (!started) return Status(Code::kUnavailable, "the daemon is shutting down; no new runs are started");
+  if (!started.ok()) return started;
   return json::object({{"id", id}, {"status", "running"}, {"workflow", name}});
 }
 
@@ -362,7 +367,7 @@ int EngineServices::resume_unfinished() {
     if (l && l->wf->resume) {
       log::info("daemon", "resuming a run the previous daemon left unfinished", {{"run", run.id}, {"workflow", run.workflow}});
       const std::string id = run.id;
-      spawn([this, wf = l->wf, id] {
+      Status started = spawn([this, wf = l->wf, id] {
         auto r = resume(*wf, id);
         if (!r) {
           log::error("daemon", "run cannot resume; marked interrupted", {{"run", id}, {"error", r.status().message()}});
@@ -370,7 +375,9 @@ int EngineServices::resume_unfinished() {
                                              "could not resume after a restart: " + r.status().message(), store::now_ms());
         }
       });
-      continue;
+      if (started.ok()) continue;
+      log::warn("daemon", "run not resumed now", {{"run", run.id}, {"error", started.message()}});
+      continue;  // still `running`: the next start tries again
     }
     const std::string why = l ? "the daemon stopped during this run and the workflow does not say `resume: true`"
                               : "the daemon stopped during this run and its workflow is no longer loaded";

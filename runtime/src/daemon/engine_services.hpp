@@ -52,7 +52,9 @@ Json run_to_json(const store::RunRecord& run, bool with_steps);
 class EngineServices final : public RunService, public WorkflowService, public CatalogView, public ConnectionService {
  public:
   // engine must outlive this object; metrics may be null. workflows_dir may be empty (no workflows).
-  EngineServices(engine::Engine& engine, std::string workflows_dir, Metrics* metrics);
+  // max_background bounds the runs started without waiting (async webhooks, schedules, resumes):
+  // past it a new one is refused with rate_limited (HTTP 429) instead of growing threads.
+  EngineServices(engine::Engine& engine, std::string workflows_dir, Metrics* metrics, int max_background = 1024);
   // Waits for runs still in flight (see shutdown).
   ~EngineServices() override;
   EngineServices(const EngineServices&) = delete;
@@ -117,8 +119,9 @@ class EngineServices final : public RunService, public WorkflowService, public C
   Result<store::RunRecord> execute(const workflow::Workflow& wf, const workflow::RunRequest& req);
   Result<store::RunRecord> resume(const workflow::Workflow& wf, const std::string& run_id);
   void count(const Result<store::RunRecord>& r);
-  // Starts fn on a background thread tracked for shutdown; false when shutting down.
-  bool spawn(std::function<void()> fn);
+  // Starts fn on a background thread tracked for shutdown; unavailable when shutting down,
+  // rate_limited when max_background runs are already in flight.
+  Status spawn(std::function<void()> fn);
 
   engine::Engine& engine_;
   const std::string workflows_dir_;
@@ -138,6 +141,7 @@ class EngineServices final : public RunService, public WorkflowService, public C
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
+  const int max_background_;
   int in_flight_ = 0;     // guarded by bg_mu_
   bool stopping_ = false;  // guarded by bg_mu_
 };
