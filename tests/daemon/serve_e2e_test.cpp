@@ -16,6 +16,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -409,6 +410,37 @@ TEST(ServeE2E, SigtermFinishesTheRunsInFlightThenExitsZero) {
   Reply bg = call(s.port, "GET", "/v1/runs/" + json::get_string(async.json(), "id"), s.token());
   EXPECT_EQ(json::get_string(bg.json(), "status"), "succeeded") << bg.body;
   EXPECT_EQ(again->stop(SIGTERM), 0);
+}
+
+TEST(ServeE2E, ANewConnectorIsPickedUpWithoutARestartAndBadOnesAreRefused) {
+  DaemonDir s;
+  const std::string extra = s.dir.path() + "/extra";
+  s.dir.write("extra/.keep", "");
+  s.config = s.dir.write("weft.yaml", "listen: 127.0.0.1:" + std::to_string(s.port) +
+                                          "\nhome: home\nworkflows: flows\nconnectors: [" + extra + "]\n");
+  auto daemon = s.start();
+  const std::string token = s.token();
+
+  // A plugin that breaks the contract, then a good one, then a workflow that uses the good one.
+  std::filesystem::copy_file(std::string(PLUGIN_FIXTURE_DIR) + "/abi_major.so", extra + "/abi_major.so");
+  std::filesystem::copy_file(std::string(PLUGIN_FIXTURE_DIR) + "/entry_throws.so", extra + "/entry_throws.so");
+  std::filesystem::copy_file(std::string(PLUGIN_FIXTURE_DIR) + "/good.so", extra + "/good.so");
+  s.dir.write("flows/echo.yaml",
+              "name: echo\non:\n  webhook: {}\nsteps:\n  - id: e\n    uses: good.echo\n    with:\n"
+              "      text: ${{ trigger.body.text }}\n");
+  ASSERT_TRUE(eventually([&] {
+    return call(s.port, "GET", "/v1/workflows", token).body.find("\"echo\"") != std::string::npos;
+  })) << daemon->log();
+  Reply run = call(s.port, "POST", "/hooks/echo", "", R"({"text":"hi"})");
+  EXPECT_EQ(json::get_string(run.json(), "status"), "succeeded") << run.body;
+  EXPECT_NE(run.body.find(R"("output":{"text":"hi")"), std::string::npos) << run.body;
+  EXPECT_NE(call(s.port, "GET", "/v1/connectors", token).body.find("\"good.echo\""), std::string::npos);
+
+  EXPECT_EQ(call(s.port, "GET", "/healthz").status, 200);
+  EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
+  const std::string log = daemon->log();
+  EXPECT_NE(log.find("abi_major.so"), std::string::npos) << log;
+  EXPECT_NE(log.find("entry_throws.so"), std::string::npos) << log;
 }
 
 }  // namespace

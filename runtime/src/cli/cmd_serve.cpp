@@ -65,6 +65,7 @@ int run_serve(Invocation& inv) {
     engine = std::move(*e);
     services = std::make_unique<daemon::EngineServices>(*engine, cfg.workflows, &metrics);
     if (!opts.config_path.empty()) services->ignore_file(opts.config_path);
+    services->watch_connectors(cfg.connectors);  // the directories the daemon watches
     auto loaded = services->reload();
     if (!loaded) return loaded.status();
     log::info("daemon", "workflows loaded", {{"summary", json::stringify(*loaded)}});

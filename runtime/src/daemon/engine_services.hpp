@@ -60,13 +60,17 @@ class EngineServices final : public RunService, public WorkflowService, public C
   EngineServices(const EngineServices&) = delete;
   EngineServices& operator=(const EngineServices&) = delete;
 
+  // Directories whose new .so files reload() loads (a connector already loaded is kept as is).
+  // Call before reload().
+  void watch_connectors(std::vector<std::string> dirs) { connector_dirs_ = std::move(dirs); }
   // A file of the workflows directory that is not a workflow (the daemon's own config when
   // `workflows: .`). Call before reload().
   void ignore_file(const std::string& path);
-  // Loads every *.yaml / *.yml of the workflows directory. A file that fails to load is logged
+  // Loads the new .so files of the watched connector directories (a refused one is logged and
+  // listed; the daemon keeps running), then every *.yaml / *.yml of the workflows directory. A file that fails to load is logged
   // with its problems and skipped (the version loaded before, if any, keeps serving); two files
   // with one name: the first in name order wins. Replaces the cron schedules. Returns
-  // {"workflows": n, "refused": [{"file", "error"}]}. Thread-safe.
+  // {"workflows": n, "connectors": n, "refused": [{"file", "error"}]}. Thread-safe.
   Result<Json> reload();
   // For every run recorded as `running` (a daemon killed mid-run): resumes it from its first
   // unfinished step in the background when its workflow says `resume: true`, else marks it
@@ -115,6 +119,7 @@ class EngineServices final : public RunService, public WorkflowService, public C
     WorkflowTriggers triggers;
   };
   std::shared_ptr<const Loaded> find(const std::string& name) const;
+  void load_new_connectors(Poco::JSON::Array& refused);
   // Runs on the calling thread and counts the outcome.
   Result<store::RunRecord> execute(const workflow::Workflow& wf, const workflow::RunRequest& req);
   Result<store::RunRecord> resume(const workflow::Workflow& wf, const std::string& run_id);
@@ -134,6 +139,7 @@ class EngineServices final : public RunService, public WorkflowService, public C
   std::map<std::string, std::shared_ptr<const Loaded>> by_file_;    // last good load per file
   std::mutex reload_mu_;                                             // one reload at a time
   std::vector<std::filesystem::path> ignored_;                       // canonical paths
+  std::vector<std::string> connector_dirs_;
 
   std::mutex refresh_mu_;
   std::set<std::string> refresh_failing_;  // guarded by refresh_mu_: logged once each
