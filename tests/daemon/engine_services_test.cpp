@@ -204,5 +204,45 @@ TEST(EngineServices, BackgroundRunsAreBoundedAndTheExtraOneIsRateLimited) {
   EXPECT_EQ(slow.requests(), 1);
 }
 
+TEST(EngineServices, PolledItemsRunOnceEachAndNotAgainAfterACrashBeforeTheCursorWasStored) {
+  test::TempDir dir;
+  std::atomic<int> calls{0};
+  test::LocalServer upstream([&](Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) {
+    ++calls;
+    resp.setContentType("application/json");
+    resp.send() << "{}";
+  });
+  auto e = engine::Engine::open({.home = dir.path() + "/home", .connector_dirs = {test::connector_dir(), DAEMON_FIXTURE_DIR}});
+  ASSERT_TRUE(e.ok()) << e.status().to_string();
+  dir.write("flows/poll.yaml", "name: poll\non:\n  uses: ticker.ticks\n  interval: 1s\nsteps:\n  - id: call\n"
+                               "    uses: http.request\n    with:\n      method: GET\n      url: " + upstream.url("/n") +
+                               "\n      query:\n        n: ${{ trigger.item.n }}\n");
+  EngineServices services(**e, dir.path() + "/flows", nullptr);
+  auto loaded = services.reload();
+  ASSERT_TRUE(loaded.ok());
+  ASSERT_EQ(json::get(*loaded, "workflows").convert<int>(), 1) << json::stringify(*loaded);
+
+  auto first = services.poll_once("poll");
+  ASSERT_TRUE(first.ok()) << first.status().to_string();
+  EXPECT_EQ(*first, 3);
+  EXPECT_EQ(calls.load(), 3);
+  auto again = services.poll_once("poll");
+  ASSERT_TRUE(again.ok()) << again.status().to_string();
+  EXPECT_EQ(*again, 0);  // the cursor moved past every item
+  EXPECT_EQ(calls.load(), 3);
+
+  // The process died after recording the runs but before storing the cursor: the same items come
+  // back and none runs twice.
+  ASSERT_TRUE((*e)->runs().state_delete("poll:poll", "cursor").ok());
+  auto replay = services.poll_once("poll");
+  ASSERT_TRUE(replay.ok()) << replay.status().to_string();
+  EXPECT_EQ(*replay, 0);
+  EXPECT_EQ(calls.load(), 3);
+  auto runs = services.list_runs(json::object({{"workflow", "poll"}}));
+  ASSERT_TRUE(runs.ok());
+  EXPECT_EQ(json::as_array(*runs)->size(), 3u);
+  EXPECT_EQ(services.poll_once("nope").status().code(), Code::kNotFound);
+}
+
 }  // namespace
 }  // namespace weft::daemon

@@ -78,6 +78,7 @@ int run_serve(Invocation& inv) {
     const int found = services->resume_unfinished();
     if (found > 0) log::info("daemon", "unfinished runs found at start", {{"count", std::to_string(found)}});
     services->start_scheduler();
+    services->start_poller();
     // Tokens are renewed ahead of expiry even when no run uses them (the engine also refreshes
     // on use with a 60 s skew): every 30 s, whatever expires within 5 minutes.
     services->start_refresher(std::chrono::seconds(30), std::chrono::seconds(300));

@@ -1,6 +1,8 @@
 // engine_services.cpp — services.hpp over engine::Engine, workflow::Executor and the run store.
 #include "daemon/engine_services.hpp"
 
+#include <Poco/DigestEngine.h>
+#include <Poco/SHA2Engine.h>
 #include <Poco/URI.h>
 #include <Poco/UUIDGenerator.h>
 
@@ -63,6 +65,17 @@ Result<WorkflowTriggers> read_triggers(const workflow::Workflow& wf) {
       else
         return Status(Code::kInvalidArgument, wf.file + ": on.webhook.signature '" + kind +
                                                   "' is unknown (use hmac-sha256 or shared-secret)");
+    }
+  }
+  if (const std::string uses = json::get_string(wf.on, "uses"); !uses.empty()) {
+    t.poll_uses = uses;
+    t.poll_connection = json::get_string(wf.on, "connection");
+    t.poll_with = json::get(wf.on, "with");
+    if (t.poll_with.isEmpty()) t.poll_with = json::object();
+    if (const std::string every = json::get_string(wf.on, "interval"); !every.empty()) {
+      auto d = workflow::parse_duration(every);
+      if (!d) return Status(Code::kInvalidArgument, wf.file + ": on.interval '" + every + "' is not a duration like 30s");
+      t.poll_interval = *d;
     }
   }
   Json sched = json::get(wf.on, "schedule");
@@ -263,6 +276,7 @@ bool EngineServices::shutdown(std::chrono::milliseconds drain) {
   }
   bg_cv_.notify_all();
   if (refresher_.joinable()) refresher_.join();
+  if (poller_.joinable()) poller_.join();
   std::unique_lock<std::mutex> lk(bg_mu_);
   return bg_cv_.wait_for(lk, drain, [this] { return in_flight_ == 0; });
 }
@@ -289,6 +303,80 @@ int EngineServices::refresh_expiring(std::chrono::seconds ahead, std::int64_t no
     }
   }
   return refreshed;
+}
+
+Result<int> EngineServices::poll_once(const std::string& name) {
+  auto l = find(name);
+  if (!l || l->triggers.poll_uses.empty()) return Status(Code::kNotFound, "no workflow '" + name + "' with a polling trigger");
+  const plugin::ActionInfo* op = engine_.catalog().find(l->triggers.poll_uses);
+  if (op == nullptr || op->kind != plugin::OperationKind::kTrigger)
+    return Status(Code::kNotFound, "trigger '" + l->triggers.poll_uses + "' is not loaded");
+  const std::string scope = "poll:" + name;
+  auto stored = engine_.runs().state_get(scope, "cursor");
+  if (!stored) return stored.status();
+  Json cursor;
+  if (*stored) {
+    auto j = json::parse(**stored);
+    if (!j) return Status(Code::kDataLoss, "stored cursor of " + name + " is not JSON: " + j.status().message());
+    cursor = json::get(*j, "cursor");  // stored wrapped: the JSON parser wants an object or array
+  }
+  const std::string cursor_text = json::stringify(cursor);
+  plugin::InvokeContext ctx;
+  ctx.connection = l->triggers.poll_connection;
+  ctx.state_scope = name;
+  auto out = engine_.catalog().invoke(*op, json::object({{"params", l->triggers.poll_with}, {"cursor", cursor}}), ctx);
+  if (!out) return out.status();
+  auto inputs = workflow::inputs_from_json(*l->wf, json::object());
+  if (!inputs) return inputs.status();
+  int started = 0;
+  if (auto items = json::as_array(json::get(*out, "items"))) {
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      Json item = items->get(static_cast<unsigned>(i));
+      Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
+      sha.update(name + "\n" + cursor_text + "\n" + std::to_string(i) + "\n" + json::stringify(item));
+      workflow::RunRequest req;
+      req.run_id = "poll-" + Poco::DigestEngine::digestToHex(sha.digest()).substr(0, 32);
+      if (engine_.runs().get_run(req.run_id).ok()) continue;  // polled before the last crash
+      req.inputs = *inputs;
+      req.trigger = json::object({{"type", "poll"}, {"uses", l->triggers.poll_uses}, {"item", item}});
+      auto r = execute(*l->wf, req);
+      if (!r) return r.status();  // the cursor stays: the rest is polled again
+      ++started;
+    }
+  }
+  Json next = json::get(*out, "cursor");
+  WEFT_RETURN_IF_ERROR(engine_.runs().state_set(scope, "cursor", json::stringify(json::object({{"cursor", next}}))));
+  return started;
+}
+
+void EngineServices::start_poller() {
+  poller_ = std::thread([this] {
+    std::map<std::string, std::chrono::steady_clock::time_point> next;
+    std::unique_lock<std::mutex> lk(bg_mu_);
+    while (!bg_cv_.wait_for(lk, std::chrono::milliseconds(250), [this] { return stopping_; })) {
+      lk.unlock();
+      std::vector<std::shared_ptr<const Loaded>> polling;
+      {
+        std::lock_guard<std::mutex> g(mu_);
+        for (const auto& [name, l] : workflows_)
+          if (!l->triggers.poll_uses.empty()) polling.push_back(l);
+      }
+      const auto now = std::chrono::steady_clock::now();
+      for (const auto& l : polling) {
+        auto& due = next[l->wf->name];
+        if (now < due) continue;
+        auto interval = l->triggers.poll_interval;
+        if (interval.count() == 0) {
+          const plugin::ActionInfo* op = engine_.catalog().find(l->triggers.poll_uses);
+          interval = std::chrono::seconds(op && op->default_interval_seconds ? *op->default_interval_seconds : 60);
+        }
+        due = now + interval;
+        auto r = poll_once(l->wf->name);
+        if (!r) log::warn("daemon", "poll failed; tried again at the next interval", {{"workflow", l->wf->name}, {"error", r.status().message()}});
+      }
+      lk.lock();
+    }
+  });
 }
 
 void EngineServices::start_refresher(std::chrono::seconds period, std::chrono::seconds ahead) {
@@ -424,6 +512,7 @@ Result<Json> EngineServices::list_workflows() {
     std::vector<std::string> triggers;
     if (l->triggers.webhook) triggers.push_back("webhook");
     if (!l->triggers.cron.empty()) triggers.push_back("schedule");
+    if (!l->triggers.poll_uses.empty()) triggers.push_back(l->triggers.poll_uses);
     a->add(json::object({{"name", name},
                          {"file", l->wf->file},
                          {"description", l->wf->description},

@@ -38,6 +38,10 @@ struct WorkflowTriggers {
   WebhookPolicy webhook_policy;
   std::string cron;  // empty: no schedule
   std::string timezone = "UTC";
+  std::string poll_uses;  // a connector polling trigger ("connector.trigger"); empty: none
+  std::string poll_connection;
+  Json poll_with;                            // the trigger's params ({} when absent)
+  std::chrono::milliseconds poll_interval{0};  // 0: the trigger's default, else 60 s
 };
 
 // Reads `on:` of a compiled workflow. webhook {secret, signature: "hmac-sha256" (default) |
@@ -76,6 +80,15 @@ class EngineServices final : public RunService, public WorkflowService, public C
   // unfinished step in the background when its workflow says `resume: true`, else marks it
   // `interrupted`. Call once at start, after reload(), before serving. Returns how many were found.
   int resume_unfinished();
+  // Polls the connector trigger of workflow `name` once: invokes it with {"params", "cursor"},
+  // runs the workflow for each item (one after the other, each recorded before its first step),
+  // and only then stores the new cursor. A run's id is derived from the workflow, the cursor it
+  // was polled with and the item, so an item polled again after a crash (cursor not yet stored)
+  // is not run twice. Returns the number of runs started; not_found when the workflow has no
+  // loaded polling trigger. Thread-safe.
+  Result<int> poll_once(const std::string& name);
+  // Starts the thread that calls poll_once for each polling workflow at its interval.
+  void start_poller();
   // Starts the cron thread.
   void start_scheduler();
   // Stops the scheduler and refuses new runs, then waits up to drain for background runs; true
@@ -144,6 +157,7 @@ class EngineServices final : public RunService, public WorkflowService, public C
   std::mutex refresh_mu_;
   std::set<std::string> refresh_failing_;  // guarded by refresh_mu_: logged once each
   std::thread refresher_;
+  std::thread poller_;
 
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
