@@ -121,7 +121,8 @@ TEST(EngineServices, InputsThatDoNotFitTheWorkflowAreInvalidAndRunNothing) {
 
 TEST(EngineServices, ADueScheduleStartsOneRecordedRun) {
   Fixture f;
-  f.dir.write("flows/tick.yaml", f.flow("tick", "  schedule: {cron: \"* * * * *\", timezone: Europe/Paris}\n"));
+  f.dir.write("flows/tick.yaml",
+              f.flow("tick", "  schedule: {cron: \"* * * * *\", timezone: Europe/Paris}\n"));
   ASSERT_TRUE(f.services->reload().ok());
   const auto now = std::chrono::time_point_cast<std::chrono::seconds>(std::chrono::system_clock::now());
   EXPECT_EQ(f.services->fire_due_schedules(now + std::chrono::minutes(2)), 1);
@@ -151,7 +152,11 @@ TEST(EngineServices, ExpiringTokensAreRefreshedAheadAndARefusedGrantIsNotRetried
   test::OAuthServer oauth({.access_ttl = 100});
   auto& conns = f.engine->connections();
   ASSERT_TRUE(conns
-                  .add({"acme", "http", "client-1", "secret-1", "",
+                  .add({"acme",
+                        "http",
+                        "client-1",
+                        "secret-1",
+                        "",
                         {{"auth", "oauth2"},
                          {"authorize_url", oauth.url("/authorize")},
                          {"token_url", oauth.url("/token")}}})
@@ -162,7 +167,8 @@ TEST(EngineServices, ExpiringTokensAreRefreshedAheadAndARefusedGrantIsNotRetried
   ASSERT_TRUE(done.ok()) << done.status().to_string();
   ASSERT_EQ(oauth.token_requests(), 1);
   const std::int64_t now =
-      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch()).count();
+      std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+          .count();
 
   // Expires in ~100 s: nothing to do with a 10 s horizon, one refresh with a 300 s one.
   EXPECT_EQ(f.services->refresh_expiring(std::chrono::seconds(10), now), 0);
@@ -185,14 +191,17 @@ TEST(EngineServices, ExpiringTokensAreRefreshedAheadAndARefusedGrantIsNotRetried
 TEST(EngineServices, BackgroundRunsAreBoundedAndTheExtraOneIsRateLimited) {
   std::atomic<bool> release{false};
   test::LocalServer slow([&](Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) {
-    for (int i = 0; i < 2000 && !release.load(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    for (int i = 0; i < 2000 && !release.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     resp.setContentType("application/json");
     resp.send() << "{}";
   });
   Fixture f;
   f.services = std::make_unique<EngineServices>(*f.engine, f.dir.path() + "/flows", &f.metrics, 1);
-  f.dir.write("flows/a.yaml", "name: a\non:\n  webhook:\n    async: true\nsteps:\n  - id: call\n    uses: http.request\n"
-                              "    with:\n      method: GET\n      url: " + slow.url("/x") + "\n");
+  f.dir.write("flows/a.yaml",
+              "name: a\non:\n  webhook:\n    async: true\nsteps:\n  - id: call\n    uses: http.request\n"
+              "    with:\n      method: GET\n      url: " +
+                  slow.url("/x") + "\n");
   ASSERT_TRUE(f.services->reload().ok());
   auto first = f.services->trigger_workflow("a", json::object({{"type", "webhook"}}), true);
   ASSERT_TRUE(first.ok()) << first.status().to_string();
@@ -212,11 +221,13 @@ TEST(EngineServices, PolledItemsRunOnceEachAndNotAgainAfterACrashBeforeTheCursor
     resp.setContentType("application/json");
     resp.send() << "{}";
   });
-  auto e = engine::Engine::open({.home = dir.path() + "/home", .connector_dirs = {test::connector_dir(), DAEMON_FIXTURE_DIR}});
+  auto e = engine::Engine::open(
+      {.home = dir.path() + "/home", .connector_dirs = {test::connector_dir(), DAEMON_FIXTURE_DIR}});
   ASSERT_TRUE(e.ok()) << e.status().to_string();
-  dir.write("flows/poll.yaml", "name: poll\non:\n  uses: ticker.ticks\n  interval: 1s\nsteps:\n  - id: call\n"
-                               "    uses: http.request\n    with:\n      method: GET\n      url: " + upstream.url("/n") +
-                               "\n      query:\n        n: ${{ trigger.item.n }}\n");
+  dir.write("flows/poll.yaml",
+            "name: poll\non:\n  uses: ticker.ticks\n  interval: 1s\nsteps:\n  - id: call\n"
+            "    uses: http.request\n    with:\n      method: GET\n      url: " +
+                upstream.url("/n") + "\n      query:\n        n: ${{ trigger.item.n }}\n");
   EngineServices services(**e, dir.path() + "/flows", nullptr);
   auto loaded = services.reload();
   ASSERT_TRUE(loaded.ok());

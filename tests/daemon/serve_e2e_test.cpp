@@ -59,8 +59,9 @@ struct Reply {
   }
 };
 
-Reply call(unsigned short port, const std::string& method, const std::string& path, const std::string& token = "",
-           const std::string& body = "", const std::map<std::string, std::string>& headers = {}) {
+Reply call(unsigned short port, const std::string& method, const std::string& path,
+           const std::string& token = "", const std::string& body = "",
+           const std::map<std::string, std::string>& headers = {}) {
   try {
     Poco::Net::HTTPClientSession session("127.0.0.1", port);
     session.setTimeout(Poco::Timespan(20, 0));
@@ -131,8 +132,8 @@ struct DaemonDir {
   std::string config;
   DaemonDir() {
     config = dir.write("weft.yaml", "listen: 127.0.0.1:" + std::to_string(port) +
-                                        "\nhome: home\nworkflows: flows\nconnectors: [" + test::connector_dir() +
-                                        "]\ndrain_timeout: 10s\n");
+                                        "\nhome: home\nworkflows: flows\nconnectors: [" +
+                                        test::connector_dir() + "]\ndrain_timeout: 10s\n");
     dir.write("flows/.keep", "");
   }
   std::unique_ptr<ServeProcess> start() {
@@ -267,9 +268,10 @@ TEST(ServeE2E, RunsKilledMidStepAreResumedOrMarkedInterruptedOnRestart) {
     resp.send() << R"({"ok":true})";
   });
   DaemonDir s;
-  s.dir.write("flows/resumable.yaml",
-              http_workflow("resumable", upstream.url("/resume"), "  webhook:\n    async: true\n", "resume: true\n"));
-  s.dir.write("flows/plain.yaml", http_workflow("plain", upstream.url("/plain"), "  webhook:\n    async: true\n"));
+  s.dir.write("flows/resumable.yaml", http_workflow("resumable", upstream.url("/resume"),
+                                                    "  webhook:\n    async: true\n", "resume: true\n"));
+  s.dir.write("flows/plain.yaml",
+              http_workflow("plain", upstream.url("/plain"), "  webhook:\n    async: true\n"));
   std::string resumable_id, plain_id;
   {
     auto daemon = s.start();
@@ -348,7 +350,8 @@ TEST(ServeE2E, HundredMegabyteBodiesAre413AndSlowClientsDoNotGrowMemoryOrStopThe
   constexpr std::size_t k100MB = 100u * 1024 * 1024;
   std::string a = push_body(s.port,
                             "POST /hooks/greet HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                            "Content-Length: " + std::to_string(k100MB) + "\r\n\r\n",
+                            "Content-Length: " +
+                                std::to_string(k100MB) + "\r\n\r\n",
                             k100MB);
   EXPECT_EQ(a.rfind("HTTP/1.1 413", 0), 0u) << a.substr(0, 200);
   // Chunked: no length up front, refused once past the limit.
@@ -373,7 +376,8 @@ TEST(ServeE2E, HundredMegabyteBodiesAre413AndSlowClientsDoNotGrowMemoryOrStopThe
   slow.clear();
 
   // The daemon is still there and serves once the slow clients are gone.
-  EXPECT_TRUE(eventually([&] { return call(s.port, "GET", "/healthz").status == 200; }, 3000)) << daemon->log();
+  EXPECT_TRUE(eventually([&] { return call(s.port, "GET", "/healthz").status == 200; }, 3000))
+      << daemon->log();
   Reply run = call(s.port, "POST", "/hooks/greet", "", R"({"who":"z"})");
   EXPECT_EQ(json::get_string(run.json(), "status"), "succeeded") << run.body;
   EXPECT_EQ(upstream.requests(), 1);
@@ -423,7 +427,8 @@ TEST(ServeE2E, ANewConnectorIsPickedUpWithoutARestartAndBadOnesAreRefused) {
 
   // A plugin that breaks the contract, then a good one, then a workflow that uses the good one.
   std::filesystem::copy_file(std::string(PLUGIN_FIXTURE_DIR) + "/abi_major.so", extra + "/abi_major.so");
-  std::filesystem::copy_file(std::string(PLUGIN_FIXTURE_DIR) + "/entry_throws.so", extra + "/entry_throws.so");
+  std::filesystem::copy_file(std::string(PLUGIN_FIXTURE_DIR) + "/entry_throws.so",
+                             extra + "/entry_throws.so");
   std::filesystem::copy_file(std::string(PLUGIN_FIXTURE_DIR) + "/good.so", extra + "/good.so");
   s.dir.write("flows/echo.yaml",
               "name: echo\non:\n  webhook: {}\nsteps:\n  - id: e\n    uses: good.echo\n    with:\n"

@@ -38,8 +38,8 @@ int run_serve(Invocation& inv) {
   opts.on_config = [&](const daemon::Config& cfg, daemon::Services& out) -> Status {
     auto lock = daemon::PidFile::acquire(cfg.home + "/serve.pid");
     if (!lock)
-      return Status(Code::kFailedPrecondition, "another weft serve is using home " + cfg.home + " (" +
-                                                   lock.status().message() + ")");
+      return Status(Code::kFailedPrecondition,
+                    "another weft serve is using home " + cfg.home + " (" + lock.status().message() + ")");
     home_lock.emplace(std::move(*lock));
     engine::Options eo;
     eo.home = cfg.home;
@@ -85,7 +85,9 @@ int run_serve(Invocation& inv) {
   };
   int rc = daemon::serve(opts, daemon::Services{}, &metrics);
   if (services && !services->shutdown(drain))
-    log::warn("daemon", "drain timeout expired with runs still going; they resume or are marked interrupted on the next start");
+    log::warn("daemon",
+              "drain timeout expired with runs still going; they resume or are marked interrupted on the "
+              "next start");
   return rc;
 }
 

@@ -74,7 +74,9 @@ Result<WorkflowTriggers> read_triggers(const workflow::Workflow& wf) {
     if (t.poll_with.isEmpty()) t.poll_with = json::object();
     if (const std::string every = json::get_string(wf.on, "interval"); !every.empty()) {
       auto d = workflow::parse_duration(every);
-      if (!d) return Status(Code::kInvalidArgument, wf.file + ": on.interval '" + every + "' is not a duration like 30s");
+      if (!d)
+        return Status(Code::kInvalidArgument,
+                      wf.file + ": on.interval '" + every + "' is not a duration like 30s");
       t.poll_interval = *d;
     }
   }
@@ -116,7 +118,9 @@ EngineServices::EngineServices(engine::Engine& engine, std::string workflows_dir
       executor_(engine.catalog(), engine.runs()),
       scheduler_([this](const std::string& wf, const Json& trigger) {
         auto r = trigger_workflow(wf, trigger, true);
-        if (!r) log::error("daemon", "scheduled run not started", {{"workflow", wf}, {"error", r.status().message()}});
+        if (!r)
+          log::error("daemon", "scheduled run not started",
+                     {{"workflow", wf}, {"error", r.status().message()}});
       }),
       max_background_(std::max(1, max_background)) {}
 
@@ -223,14 +227,16 @@ Result<Json> EngineServices::reload() {
     if (!by_name.emplace(name, loaded).second) {
       log::error("daemon", "workflow name used twice; the first file keeps it",
                  {{"file", file}, {"name", name}, {"first", by_name[name]->wf->file}});
-      refused->add(json::object({{"file", file}, {"error", "workflow name '" + name + "' is used by another file"}}));
+      refused->add(
+          json::object({{"file", file}, {"error", "workflow name '" + name + "' is used by another file"}}));
     }
   }
 
   std::vector<std::pair<std::string, CronSchedule>> schedules;
   for (const auto& [name, l] : by_name) {
     if (l->triggers.cron.empty()) continue;
-    if (auto c = CronSchedule::parse(l->triggers.cron, l->triggers.timezone)) schedules.emplace_back(name, std::move(*c));
+    if (auto c = CronSchedule::parse(l->triggers.cron, l->triggers.timezone))
+      schedules.emplace_back(name, std::move(*c));
   }
   const int count = static_cast<int>(by_name.size());
   {
@@ -241,7 +247,8 @@ Result<Json> EngineServices::reload() {
   scheduler_.set_schedules(std::move(schedules));
   const auto connectors = engine_.registry().connectors().size();
   if (metrics_) metrics_->gauge("weft_connectors_loaded", "").set({}, static_cast<double>(connectors));
-  return json::object({{"workflows", count}, {"connectors", static_cast<int>(connectors)}, {"refused", Json(refused)}});
+  return json::object(
+      {{"workflows", count}, {"connectors", static_cast<int>(connectors)}, {"refused", Json(refused)}});
 }
 
 void EngineServices::start_scheduler() { scheduler_.start(); }
@@ -289,7 +296,8 @@ int EngineServices::refresh_expiring(std::chrono::seconds ahead, std::int64_t no
   }
   int refreshed = 0;
   for (const auto& c : *list) {
-    if (c.state != "active" || !c.access_expires_at || *c.access_expires_at - now_epoch > ahead.count()) continue;
+    if (c.state != "active" || !c.access_expires_at || *c.access_expires_at - now_epoch > ahead.count())
+      continue;
     Status s = engine_.connections().refresh(c.name);
     if (metrics_)
       metrics_->counter("weft_token_refreshes_total", "").inc({c.connector, s.ok() ? "ok" : "error"});
@@ -298,8 +306,10 @@ int EngineServices::refresh_expiring(std::chrono::seconds ahead, std::int64_t no
       ++refreshed;
       refresh_failing_.erase(c.name);
     } else if (refresh_failing_.insert(c.name).second) {
-      log::warn("daemon", "background token refresh failed (tried again on the next pass unless it needs re-authorization)",
-                {{"connection", c.name}, {"error", s.message()}});
+      log::warn(
+          "daemon",
+          "background token refresh failed (tried again on the next pass unless it needs re-authorization)",
+          {{"connection", c.name}, {"error", s.message()}});
     }
   }
   return refreshed;
@@ -307,7 +317,8 @@ int EngineServices::refresh_expiring(std::chrono::seconds ahead, std::int64_t no
 
 Result<int> EngineServices::poll_once(const std::string& name) {
   auto l = find(name);
-  if (!l || l->triggers.poll_uses.empty()) return Status(Code::kNotFound, "no workflow '" + name + "' with a polling trigger");
+  if (!l || l->triggers.poll_uses.empty())
+    return Status(Code::kNotFound, "no workflow '" + name + "' with a polling trigger");
   const plugin::ActionInfo* op = engine_.catalog().find(l->triggers.poll_uses);
   if (op == nullptr || op->kind != plugin::OperationKind::kTrigger)
     return Status(Code::kNotFound, "trigger '" + l->triggers.poll_uses + "' is not loaded");
@@ -317,14 +328,16 @@ Result<int> EngineServices::poll_once(const std::string& name) {
   Json cursor;
   if (*stored) {
     auto j = json::parse(**stored);
-    if (!j) return Status(Code::kDataLoss, "stored cursor of " + name + " is not JSON: " + j.status().message());
+    if (!j)
+      return Status(Code::kDataLoss, "stored cursor of " + name + " is not JSON: " + j.status().message());
     cursor = json::get(*j, "cursor");  // stored wrapped: the JSON parser wants an object or array
   }
   const std::string cursor_text = json::stringify(cursor);
   plugin::InvokeContext ctx;
   ctx.connection = l->triggers.poll_connection;
   ctx.state_scope = name;
-  auto out = engine_.catalog().invoke(*op, json::object({{"params", l->triggers.poll_with}, {"cursor", cursor}}), ctx);
+  auto out = engine_.catalog().invoke(
+      *op, json::object({{"params", l->triggers.poll_with}, {"cursor", cursor}}), ctx);
   if (!out) return out.status();
   auto inputs = workflow::inputs_from_json(*l->wf, json::object());
   if (!inputs) return inputs.status();
@@ -345,7 +358,8 @@ Result<int> EngineServices::poll_once(const std::string& name) {
     }
   }
   Json next = json::get(*out, "cursor");
-  WEFT_RETURN_IF_ERROR(engine_.runs().state_set(scope, "cursor", json::stringify(json::object({{"cursor", next}}))));
+  WEFT_RETURN_IF_ERROR(
+      engine_.runs().state_set(scope, "cursor", json::stringify(json::object({{"cursor", next}}))));
   return started;
 }
 
@@ -368,11 +382,14 @@ void EngineServices::start_poller() {
         auto interval = l->triggers.poll_interval;
         if (interval.count() == 0) {
           const plugin::ActionInfo* op = engine_.catalog().find(l->triggers.poll_uses);
-          interval = std::chrono::seconds(op && op->default_interval_seconds ? *op->default_interval_seconds : 60);
+          interval =
+              std::chrono::seconds(op && op->default_interval_seconds ? *op->default_interval_seconds : 60);
         }
         due = now + interval;
         auto r = poll_once(l->wf->name);
-        if (!r) log::warn("daemon", "poll failed; tried again at the next interval", {{"workflow", l->wf->name}, {"error", r.status().message()}});
+        if (!r)
+          log::warn("daemon", "poll failed; tried again at the next interval",
+                    {{"workflow", l->wf->name}, {"error", r.status().message()}});
       }
       lk.lock();
     }
@@ -408,7 +425,8 @@ void EngineServices::count(const Result<store::RunRecord>& r) {
   }
 }
 
-Result<store::RunRecord> EngineServices::execute(const workflow::Workflow& wf, const workflow::RunRequest& req) {
+Result<store::RunRecord> EngineServices::execute(const workflow::Workflow& wf,
+                                                 const workflow::RunRequest& req) {
   auto r = executor_.run(wf, req);
   count(r);
   return r;
@@ -440,7 +458,8 @@ Result<Json> EngineServices::trigger_workflow(const std::string& name, const Jso
   // The run is recorded by the executor on the background thread, before its first step.
   Status started = spawn([this, wf = l->wf, req = std::move(req)] {
     auto r = execute(*wf, req);
-    if (!r) log::error("daemon", "run not recorded", {{"workflow", wf->name}, {"error", r.status().message()}});
+    if (!r)
+      log::error("daemon", "run not recorded", {{"workflow", wf->name}, {"error", r.status().message()}});
   });
   if (!started.ok()) return started;
   return json::object({{"id", id}, {"status", "running"}, {"workflow", name}});
@@ -452,7 +471,8 @@ Result<Json> EngineServices::list_runs(const Json& filter) {
   if (std::string st = json::get_string(filter, "status"); !st.empty()) {
     q.status = store::run_status_from(st);
     if (!q.status)
-      return Status(Code::kInvalidArgument, "unknown run status '" + st + "' (running, succeeded, failed, interrupted)");
+      return Status(Code::kInvalidArgument,
+                    "unknown run status '" + st + "' (running, succeeded, failed, interrupted)");
   }
   Json limit = json::get(filter, "limit");
   if (!limit.isEmpty() && limit.isNumeric()) q.limit = static_cast<std::size_t>(limit.convert<int>());
@@ -481,24 +501,30 @@ int EngineServices::resume_unfinished() {
   for (const auto& run : *runs) {
     auto l = find(run.workflow);
     if (l && l->wf->resume) {
-      log::info("daemon", "resuming a run the previous daemon left unfinished", {{"run", run.id}, {"workflow", run.workflow}});
+      log::info("daemon", "resuming a run the previous daemon left unfinished",
+                {{"run", run.id}, {"workflow", run.workflow}});
       const std::string id = run.id;
       Status started = spawn([this, wf = l->wf, id] {
         auto r = resume(*wf, id);
         if (!r) {
-          log::error("daemon", "run cannot resume; marked interrupted", {{"run", id}, {"error", r.status().message()}});
+          log::error("daemon", "run cannot resume; marked interrupted",
+                     {{"run", id}, {"error", r.status().message()}});
           (void)engine_.runs().set_run_status(id, store::RunStatus::kInterrupted,
-                                             "could not resume after a restart: " + r.status().message(), store::now_ms());
+                                              "could not resume after a restart: " + r.status().message(),
+                                              store::now_ms());
         }
       });
       if (started.ok()) continue;
       log::warn("daemon", "run not resumed now", {{"run", run.id}, {"error", started.message()}});
       continue;  // still `running`: the next start tries again
     }
-    const std::string why = l ? "the daemon stopped during this run and the workflow does not say `resume: true`"
-                              : "the daemon stopped during this run and its workflow is no longer loaded";
+    const std::string why =
+        l ? "the daemon stopped during this run and the workflow does not say `resume: true`"
+          : "the daemon stopped during this run and its workflow is no longer loaded";
     log::warn("daemon", "run interrupted", {{"run", run.id}, {"workflow", run.workflow}});
-    if (Status s = engine_.runs().set_run_status(run.id, store::RunStatus::kInterrupted, why, store::now_ms()); !s.ok())
+    if (Status s =
+            engine_.runs().set_run_status(run.id, store::RunStatus::kInterrupted, why, store::now_ms());
+        !s.ok())
       log::error("daemon", "cannot mark run interrupted", {{"run", run.id}, {"error", s.message()}});
     if (metrics_) metrics_->counter("weft_runs_total", "").inc({"interrupted"});
   }
@@ -524,7 +550,8 @@ Result<Json> EngineServices::list_workflows() {
 
 Result<WebhookPolicy> EngineServices::webhook_policy(const std::string& name) {
   auto l = find(name);
-  if (!l || !l->triggers.webhook) return Status(Code::kNotFound, "no workflow '" + name + "' with a webhook trigger");
+  if (!l || !l->triggers.webhook)
+    return Status(Code::kNotFound, "no workflow '" + name + "' with a webhook trigger");
   return l->triggers.webhook_policy;
 }
 
@@ -579,7 +606,8 @@ Result<Json> EngineServices::create_connection(const Json& body) {
   auth::AddRequest req;
   req.name = json::get_string(body, "name");
   req.connector = json::get_string(body, "connector");
-  if (req.connector.empty()) return Status(Code::kInvalidArgument, "\"connector\" is required (a loaded connector id)");
+  if (req.connector.empty())
+    return Status(Code::kInvalidArgument, "\"connector\" is required (a loaded connector id)");
   Json secrets = json::get(body, "secrets");
   req.client_id = json::get_string(secrets, "client_id");
   req.client_secret = json::get_string(secrets, "client_secret");
@@ -595,9 +623,12 @@ Result<Json> EngineServices::create_connection(const Json& body) {
   return json::object({{"name", req.name}, {"connector", req.connector}});
 }
 
-Status EngineServices::delete_connection(const std::string& name) { return engine_.connections().remove(name); }
+Status EngineServices::delete_connection(const std::string& name) {
+  return engine_.connections().remove(name);
+}
 
-Result<std::string> EngineServices::start_authorization(const std::string& name, const std::string& redirect_uri) {
+Result<std::string> EngineServices::start_authorization(const std::string& name,
+                                                        const std::string& redirect_uri) {
   auto s = engine_.connections().authorize(name, redirect_uri);
   if (!s) return s.status();
   return s->url;

@@ -17,8 +17,8 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "daemon/metrics.hpp"
@@ -40,7 +40,7 @@ struct WorkflowTriggers {
   std::string timezone = "UTC";
   std::string poll_uses;  // a connector polling trigger ("connector.trigger"); empty: none
   std::string poll_connection;
-  Json poll_with;                            // the trigger's params ({} when absent)
+  Json poll_with;                              // the trigger's params ({} when absent)
   std::chrono::milliseconds poll_interval{0};  // 0: the trigger's default, else 60 s
 };
 
@@ -53,12 +53,16 @@ Result<WorkflowTriggers> read_triggers(const workflow::Workflow& wf);
 // inputs, trigger[, steps: [{index, id, uses, status, input, output, error, duration_us}]]}.
 Json run_to_json(const store::RunRecord& run, bool with_steps);
 
-class EngineServices final : public RunService, public WorkflowService, public CatalogView, public ConnectionService {
+class EngineServices final : public RunService,
+                             public WorkflowService,
+                             public CatalogView,
+                             public ConnectionService {
  public:
   // engine must outlive this object; metrics may be null. workflows_dir may be empty (no workflows).
   // max_background bounds the runs started without waiting (async webhooks, schedules, resumes):
   // past it a new one is refused with rate_limited (HTTP 429) instead of growing threads.
-  EngineServices(engine::Engine& engine, std::string workflows_dir, Metrics* metrics, int max_background = 1024);
+  EngineServices(engine::Engine& engine, std::string workflows_dir, Metrics* metrics,
+                 int max_background = 1024);
   // Waits for runs still in flight (see shutdown).
   ~EngineServices() override;
   EngineServices(const EngineServices&) = delete;
@@ -71,9 +75,9 @@ class EngineServices final : public RunService, public WorkflowService, public C
   // `workflows: .`). Call before reload().
   void ignore_file(const std::string& path);
   // Loads the new .so files of the watched connector directories (a refused one is logged and
-  // listed; the daemon keeps running), then every *.yaml / *.yml of the workflows directory. A file that fails to load is logged
-  // with its problems and skipped (the version loaded before, if any, keeps serving); two files
-  // with one name: the first in name order wins. Replaces the cron schedules. Returns
+  // listed; the daemon keeps running), then every *.yaml / *.yml of the workflows directory. A file that
+  // fails to load is logged with its problems and skipped (the version loaded before, if any, keeps serving);
+  // two files with one name: the first in name order wins. Replaces the cron schedules. Returns
   // {"workflows": n, "connectors": n, "refused": [{"file", "error"}]}. Thread-safe.
   Result<Json> reload();
   // For every run recorded as `running` (a daemon killed mid-run): resumes it from its first
@@ -150,8 +154,8 @@ class EngineServices final : public RunService, public WorkflowService, public C
   mutable std::mutex mu_;
   std::map<std::string, std::shared_ptr<const Loaded>> workflows_;  // by name; guarded by mu_
   std::map<std::string, std::shared_ptr<const Loaded>> by_file_;    // last good load per file
-  std::mutex reload_mu_;                                             // one reload at a time
-  std::vector<std::filesystem::path> ignored_;                       // canonical paths
+  std::mutex reload_mu_;                                            // one reload at a time
+  std::vector<std::filesystem::path> ignored_;                      // canonical paths
   std::vector<std::string> connector_dirs_;
 
   std::mutex refresh_mu_;
@@ -162,7 +166,7 @@ class EngineServices final : public RunService, public WorkflowService, public C
   std::mutex bg_mu_;
   std::condition_variable bg_cv_;
   const int max_background_;
-  int in_flight_ = 0;     // guarded by bg_mu_
+  int in_flight_ = 0;      // guarded by bg_mu_
   bool stopping_ = false;  // guarded by bg_mu_
 };
 
