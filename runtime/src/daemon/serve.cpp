@@ -63,6 +63,17 @@ int serve(const ServeOptions& options, Services services, Metrics* metrics) {
     if (!paths::ensure_private_dir(cfg->home, err)) return fail(Status(Code::kUnavailable, err));
   }
 
+  // The watcher's first snapshot is taken before the engine loads anything, so a file written
+  // while it loads (or right after the port answers) is seen as a change and reloaded. Its thread
+  // starts once the services are filled in.
+  std::vector<std::string> watched = cfg->connectors;
+  if (!cfg->workflows.empty()) watched.push_back(cfg->workflows);
+  DirWatcher watcher(watched, [&services](const std::vector<DirWatcher::Change>& changes) {
+    log::info("daemon", "files changed",
+              {{"count", std::to_string(changes.size())}, {"first", changes.front().path}});
+    reload(services, "files changed");
+  });
+
   // After detaching and blocking signals: threads the engine starts here live in the daemon process
   // and inherit the signal mask.
   if (options.on_config) {
@@ -77,13 +88,6 @@ int serve(const ServeOptions& options, Services services, Metrics* metrics) {
   if (parent) parent->ready();
   if (options.on_started) options.on_started();
 
-  std::vector<std::string> watched = cfg->connectors;
-  if (!cfg->workflows.empty()) watched.push_back(cfg->workflows);
-  DirWatcher watcher(watched, [&services](const std::vector<DirWatcher::Change>& changes) {
-    log::info("daemon", "files changed",
-              {{"count", std::to_string(changes.size())}, {"first", changes.front().path}});
-    reload(services, "files changed");
-  });
   watcher.start(options.watch_interval);
 
   while (true) {
