@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdlib>
 #include <map>
 #include <set>
 
@@ -47,6 +48,25 @@ std::string context_to_pointer(const std::vector<std::string>& context) {
     }
   }
   return p;
+}
+
+// The value at a JSON pointer made by context_to_pointer (no escapes in step keys), or null.
+Json value_at(const Json& root, const std::string& pointer) {
+  Json cur = root;
+  std::size_t i = 0;
+  while (i < pointer.size()) {
+    const std::size_t next = pointer.find('/', i + 1);
+    const std::string seg = pointer.substr(i + 1, next == std::string::npos ? std::string::npos : next - i - 1);
+    if (auto a = json::as_array(cur); !a.isNull()) {
+      const std::size_t idx = seg.find_first_not_of("0123456789") == std::string::npos && !seg.empty() ? std::stoul(seg) : a->size();
+      cur = idx < a->size() ? a->get(static_cast<unsigned>(idx)) : Json();
+    } else {
+      cur = json::get(cur, seg);
+    }
+    if (next == std::string::npos) break;
+    i = next;
+  }
+  return cur;
 }
 
 std::string last_segment(const std::string& pointer) {
@@ -106,18 +126,8 @@ void schema_problems(const YamlDocument& doc, std::vector<Problem>& out) {
       out.push_back({doc.where("/on"), "`on` is not a webhook, a schedule or a connector trigger", hint_for("/on")});
       continue;
     }
-    // Drop an error when another one is about the same place or inside it (it is a wrapper).
-    bool wrapper = false;
-    for (std::size_t j = 0; j < errs.size() && !wrapper; ++j) {
-      if (j == i) continue;
-      const auto& o = errs[j].pointer;
-      if (o.size() > err.pointer.size() && o.compare(0, err.pointer.size(), err.pointer) == 0 &&
-          o[err.pointer.size()] == '/') {
-        wrapper = true;
-      }
-    }
-    const bool generic = err.message.rfind("Failed to validate", 0) == 0;
-    if (wrapper || (generic && errs.size() > 1)) continue;
+    // "Failed to validate item #0 in array" and the like only wrap the errors that follow them.
+    if (err.message.rfind("Failed to validate", 0) == 0 && errs.size() > 1) continue;
     std::string message = err.message;
     std::string pointer = err.pointer;
     // "Object contains a property that could not be validated ...: 'x'." names the key: point at it.
@@ -128,6 +138,10 @@ void schema_problems(const YamlDocument& doc, std::vector<Problem>& out) {
       pointer += "/" + pointer_escape(key);
       message = "unknown key '" + key + "'" + (err.pointer.empty() ? "" : " in " + err.pointer.substr(1));
     }
+    if (message.find("'pattern' constraint") != std::string::npos) {
+      const Json v = value_at(doc.root, pointer);
+      message = (v.isString() ? "'" + v.extract<std::string>() + "'" : std::string("the value")) + " is not in the expected form";
+    }
     if (!seen.insert(pointer + "\n" + message).second) continue;
     std::string hint = hint_for(pointer);
     if (message.rfind("unknown key", 0) == 0) {
@@ -137,7 +151,11 @@ void schema_problems(const YamlDocument& doc, std::vector<Problem>& out) {
         hint = "step keys are id, name, uses, connection, with, if, timeout, continue-on-error";
       }
     }
-    out.push_back({doc.where(pointer), (pointer.empty() ? "" : pointer.substr(1) + ": ") + message, hint});
+    if (message.rfind("unknown key", 0) == 0) {
+      out.push_back({doc.where_key(pointer), message, hint});  // the message names the place already
+    } else {
+      out.push_back({doc.where(pointer), (pointer.empty() ? "" : pointer.substr(1) + ": ") + message, hint});
+    }
   }
 }
 
@@ -179,6 +197,14 @@ bool has_expression_inside(const Json& v) {
   std::vector<ExprSite> sites;
   collect_strings(v, "", sites);
   return std::any_of(sites.begin(), sites.end(), [](const ExprSite& s) { return expr::contains_expression(s.text); });
+}
+
+// (line, column) parsed back from "file:line:column", for sorting problems in file order.
+std::pair<long, long> position_key(const Problem& p) {
+  const auto c2 = p.where.rfind(':');
+  const auto c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos : p.where.rfind(':', c2 - 1);
+  if (c1 == std::string::npos) return {0, 0};
+  return {std::atol(p.where.c_str() + c1 + 1), std::atol(p.where.c_str() + c2 + 1)};
 }
 
 }  // namespace
@@ -405,6 +431,7 @@ std::vector<Problem> validate(const YamlDocument& doc, const plugin::ActionCatal
                      "`weft connectors describe " + action->connector + "` shows the inputs of " + uses});
     }
   }
+  std::stable_sort(out.begin(), out.end(), [&](const Problem& a, const Problem& b) { return position_key(a) < position_key(b); });
   return out;
 }
 

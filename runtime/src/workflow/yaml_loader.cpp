@@ -234,6 +234,7 @@ class Converter {
           if (!v) return v.status();
           // A null value has no mark of its own; point at its key instead.
           doc_.positions.emplace(child, Mark{km.line + 1, km.column + 1});
+          doc_.key_positions.emplace(child, Mark{km.line + 1, km.column + 1});
           obj->set(key, *v);
         }
         return Json(obj);
@@ -278,6 +279,12 @@ Mark YamlDocument::mark_of(const std::string& pointer) const {
 std::string YamlDocument::where(const std::string& pointer) const {
   const Mark m = mark_of(pointer);
   return at(file, m.line, m.column);
+}
+
+std::string YamlDocument::where_key(const std::string& pointer) const {
+  auto it = key_positions.find(pointer);
+  if (it == key_positions.end()) return where(pointer);
+  return at(file, it->second.line, it->second.column);
 }
 
 Result<YamlDocument> load_yaml_text(std::string_view text, const std::string& file) {

@@ -19,7 +19,7 @@
 namespace weft::workflow {
 
 inline constexpr std::size_t kMaxYamlBytes = 1024 * 1024;  // a workflow is small; refuse more
-inline constexpr std::size_t kMaxYamlNodes = 100000;       // bounds alias expansion (billion laughs)
+inline constexpr std::size_t kMaxYamlNodes = 20000;        // bounds alias expansion (billion laughs)
 inline constexpr std::size_t kMaxYamlDepth = 64;           // nesting levels, checked before parsing
 
 // 1-based line and column.
@@ -32,10 +32,13 @@ struct YamlDocument {
   std::string file;  // as given by the caller, used as the prefix of messages
   Json root;
   std::unordered_map<std::string, Mark> positions;  // JSON pointer ("" = root) -> mark
+  std::unordered_map<std::string, Mark> key_positions;  // pointer of a mapping member -> its key's mark
 
   // "file:line:column" of pointer, or of its nearest recorded ancestor. Never fails.
   std::string where(const std::string& pointer) const;
   Mark mark_of(const std::string& pointer) const;
+  // "file:line:column" of the key of the mapping member at pointer (for "unknown key"), or where().
+  std::string where_key(const std::string& pointer) const;
 };
 
 // Loads a file. Fails (invalid_argument, not_found, resource_exhausted) with a message of the form
