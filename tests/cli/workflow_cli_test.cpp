@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <mutex>
 #include <string>
 #include <vector>
@@ -33,6 +35,15 @@ class Provider {
             resp.setStatus(Poco::Net::HTTPResponse::HTTP_CREATED);
             resp.setContentType("application/json");
             resp.send() << R"({"ok":true})";
+          } else if (uri == "/whoami") {  // a careless provider that echoes the credential back
+            resp.setStatus(req.has("X-Api-Key") ? Poco::Net::HTTPResponse::HTTP_OK
+                                                : Poco::Net::HTTPResponse::HTTP_UNAUTHORIZED);
+            resp.setContentType("application/json");
+            resp.send() << R"({"key":")" << req.get("X-Api-Key", "") << R"("})";
+          } else if (uri == "/leak-error") {
+            resp.setStatus(Poco::Net::HTTPResponse::HTTP_FORBIDDEN);
+            resp.setContentType("text/plain");
+            resp.send() << "key " << req.get("X-Api-Key", "") << " is not allowed here";
           } else if (uri == "/boom") {
             resp.setStatus(Poco::Net::HTTPResponse::HTTP_INTERNAL_SERVER_ERROR);
             resp.setContentType("application/json");
@@ -192,6 +203,45 @@ TEST_F(WorkflowCli, HumanOutputIsAShortTable) {
   EXPECT_NE(r.out.find("http.request"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("succeeded"), std::string::npos) << r.out;
   EXPECT_EQ(r.out.find("{"), std::string::npos) << "no JSON dumps in the table: " << r.out;
+}
+
+TEST_F(WorkflowCli, ConnectionSecretsAreNeverPrintedNorStored) {
+  constexpr const char* kToken = "wf-cli-token-5f3a9c";
+  Provider provider;
+  auto add = weft({"connections", "add", "key1", "--connector", "http", "--token", kToken, "--set", "auth=api_token",
+                   "--set", "header=X-Api-Key", "--set", "scheme="});
+  ASSERT_EQ(add.exit_code, 0) << add.err;
+  const std::string flow = dir.write("secret.yaml", R"(name: secret
+inputs:
+  base: {type: string}
+steps:
+  - id: who
+    uses: http.request
+    connection: key1
+    with: {method: GET, url: "${{ inputs.base }}/whoami"}
+  - id: leak
+    uses: http.request
+    connection: key1
+    with: {method: GET, url: "${{ inputs.base }}/leak-error"}
+)");
+  auto r = weft({"run", flow, "--input", "base=" + provider.url(), "--json"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;  // the second step's 403 fails the run
+  const auto seen = provider.seen();
+  ASSERT_EQ(seen.size(), 2U);  // the credential did reach the provider ...
+  const Json run = parse(r.out);
+  EXPECT_EQ(json::get_string(step(run, 0), "status"), "succeeded");
+  EXPECT_EQ(json::get_string(step(run, 1), "status"), "failed");
+  // ... and is neither printed (output, error, human table) nor written to the run history.
+  EXPECT_EQ((r.out + r.err).find(kToken), std::string::npos) << r.out << r.err;
+  auto human = weft({"run", flow, "--input", "base=" + provider.url()});
+  EXPECT_EQ(human.exit_code, 1);
+  EXPECT_EQ((human.out + human.err).find(kToken), std::string::npos) << human.out << human.err;
+  for (const auto& entry : std::filesystem::directory_iterator(home())) {
+    if (entry.path().filename().string().rfind("runs.db", 0) != 0) continue;
+    std::ifstream in(entry.path(), std::ios::binary);
+    const std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_EQ(bytes.find(kToken), std::string::npos) << entry.path();
+  }
 }
 
 TEST_F(WorkflowCli, BadInputsAreUsageErrors) {

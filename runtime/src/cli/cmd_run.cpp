@@ -22,7 +22,6 @@
 #include "cli/command.hpp"
 #include "cli/common.hpp"
 #include "core/redact.hpp"
-#include "engine/engine.hpp"
 #include "store/run_store.hpp"
 #include "workflow/executor.hpp"
 #include "workflow/workflow.hpp"
@@ -98,18 +97,18 @@ int run_run(Invocation& inv) {
   const bool as_json = inv.take_flag("json") || inv.global.json;
   if (!inv.check_positionals(1, 1)) return kExitUsage;
   const std::string path = inv.args[0];
-  if (!check_connector_dirs(inv)) return kExitFailure;
 
-  auto engine = engine::Engine::open({.home = inv.global.home, .connector_dirs = inv.global.connector_dirs});
-  if (!engine) return inv.fail(redact::apply(engine.status().message()));
-  for (const auto& d : (*engine)->load_diagnostics()) inv.err << "weft: warning: " << redact::apply(d) << "\n";
+  // Checks the user's connector directories, opens the home, the run store and the vault, loads
+  // the connectors; prints one line and gives null on failure.
+  auto engine = open_engine(inv);
+  if (!engine) return kExitFailure;
 
   auto doc = workflow::load_yaml_file(path);
   if (!doc) {
     inv.err << redact::apply(doc.status().message()) << "\n";
     return kExitFailure;
   }
-  const auto problems = workflow::validate(*doc, (*engine)->catalog());
+  const auto problems = workflow::validate(*doc, engine->catalog());
   if (!problems.empty()) {
     for (const auto& p : problems) inv.err << redact::apply(p.to_string()) << "\n";
     return inv.fail(path + " has " + std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") +
@@ -121,7 +120,7 @@ int run_run(Invocation& inv) {
   // A bad --input is a bad command line: exit 2, like any other usage error.
   if (!inputs) return inv.usage(redact::apply(inputs.status().message()));
 
-  workflow::Executor executor((*engine)->catalog(), (*engine)->runs());
+  workflow::Executor executor(engine->catalog(), engine->runs());
   auto run = executor.run(*wf, {.inputs = *inputs, .trigger = Json(), .run_id = ""});
   if (!run) return inv.fail(redact::apply(run.status().message()));
   if (as_json) {

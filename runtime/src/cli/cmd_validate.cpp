@@ -9,7 +9,6 @@
 #include "cli/command.hpp"
 #include "cli/common.hpp"
 #include "core/redact.hpp"
-#include "engine/engine.hpp"
 #include "workflow/workflow.hpp"
 #include "workflow/yaml_loader.hpp"
 
@@ -19,10 +18,10 @@ namespace {
 int run_validate(Invocation& inv) {
   const bool as_json = inv.take_flag("json") || inv.global.json;
   if (!inv.check_positionals(1, 1000)) return kExitUsage;
-  if (!check_connector_dirs(inv)) return kExitFailure;
-  auto engine = engine::Engine::open({.home = inv.global.home, .connector_dirs = inv.global.connector_dirs});
-  if (!engine) return inv.fail(redact::apply(engine.status().message()));
-  for (const auto& d : (*engine)->load_diagnostics()) inv.err << "weft: warning: " << redact::apply(d) << "\n";
+  // Checks the user's connector directories, opens the home, the run store and the vault, loads
+  // the connectors; prints one line and gives null on failure.
+  auto engine = open_engine(inv);
+  if (!engine) return kExitFailure;
 
   bool all_ok = true;
   auto files = json::new_array();
@@ -34,7 +33,7 @@ int run_validate(Invocation& inv) {
       // The loader's message already reads "file:line:column: what (hint: ...)".
       problems.push_back({"", doc.status().message(), ""});
     } else {
-      problems = workflow::validate(*doc, (*engine)->catalog());
+      problems = workflow::validate(*doc, engine->catalog());
       if (auto s = json::as_array(json::get(doc->root, "steps")); !s.isNull()) steps = s->size();
     }
     auto list = json::new_array();
