@@ -263,6 +263,16 @@ TEST_F(WorkflowCli, BadInputsAreUsageErrors) {
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("input 'n' is required"), std::string::npos) << missing.err;
   EXPECT_EQ(weft({"run", example(), "--input"}).exit_code, 2);
+
+  // 10,000 levels of JSON: refused by depth, and the error is one short line, not the document.
+  const std::string deep_flow = dir.write("deep.yaml", "name: d\ninputs:\n  p: {type: array}\nsteps:\n"
+                                                       "  - id: a\n    uses: http.request\n"
+                                                       "    with: {method: POST, url: 'http://127.0.0.1:1/', json: '${{ inputs.p }}'}\n");
+  auto deep = weft({"run", deep_flow, "--input", "p=" + std::string(10000, '[') + std::string(10000, ']')});
+  EXPECT_EQ(deep.exit_code, 2);
+  EXPECT_NE(deep.err.find("input 'p' must be a JSON array such as [1,2]"), std::string::npos) << deep.err;
+  EXPECT_NE(deep.err.find("(20000 bytes)': JSON nesting is deeper than 512 levels"), std::string::npos) << deep.err;
+  EXPECT_LT(deep.err.size(), 400U);
   // Nothing was run, so nothing was recorded.
   auto store = store::open_sqlite(home() + "/runs.db");
   ASSERT_TRUE(store.ok());

@@ -60,8 +60,14 @@ bool fits(const Json& v, InputType t) {
 }
 
 Result<Json> convert(const InputSpec& in, const std::string& text) {
-  auto bad = [&](const std::string& expected) {
-    return Status(Code::kInvalidArgument, "input '" + in.name + "' must be " + expected + ", got '" + text + "'");
+  // The value is echoed so the user sees what was read, but a long one (a pasted document) only
+  // by its start: one line of error, not 20 KB of it.
+  constexpr std::size_t kEchoMax = 60;
+  const std::string shown = text.size() <= kEchoMax ? text : text.substr(0, kEchoMax) + "... (" +
+                                                                 std::to_string(text.size()) + " bytes)";
+  auto bad = [&](const std::string& expected, const std::string& why = "") {
+    return Status(Code::kInvalidArgument,
+                  "input '" + in.name + "' must be " + expected + ", got '" + shown + "'" + (why.empty() ? "" : ": " + why));
   };
   switch (in.type) {
     case InputType::kString:
@@ -89,7 +95,8 @@ Result<Json> convert(const InputSpec& in, const std::string& text) {
     case InputType::kArray: {
       auto v = json::parse(text);
       if (!v || !fits(*v, in.type)) {
-        return bad(in.type == InputType::kObject ? "a JSON object such as {\"k\":1}" : "a JSON array such as [1,2]");
+        return bad(in.type == InputType::kObject ? "a JSON object such as {\"k\":1}" : "a JSON array such as [1,2]",
+                   v ? "" : v.status().message());
       }
       return v;
     }
