@@ -53,7 +53,9 @@ void render_loop(benchmark::State& state, const std::string& text) {
   }
 }
 
-void BM_ExpressionWholeValuePath(benchmark::State& state) { render_loop(state, "${{ steps.profile.output.user.id }}"); }
+void BM_ExpressionWholeValuePath(benchmark::State& state) {
+  render_loop(state, "${{ steps.profile.output.user.id }}");
+}
 BENCHMARK(BM_ExpressionWholeValuePath);
 
 void BM_ExpressionInterpolation(benchmark::State& state) {
@@ -62,7 +64,8 @@ void BM_ExpressionInterpolation(benchmark::State& state) {
 BENCHMARK(BM_ExpressionInterpolation);
 
 void BM_ExpressionCondition(benchmark::State& state) {
-  render_loop(state, "${{ trigger.body.title != '' && contains(trigger.body.tags, 'B') || inputs.count >= 10 }}");
+  render_loop(state,
+              "${{ trigger.body.title != '' && contains(trigger.body.tags, 'B') || inputs.count >= 10 }}");
 }
 BENCHMARK(BM_ExpressionCondition);
 
@@ -72,7 +75,8 @@ void BM_ExpressionFunctions(benchmark::State& state) {
 BENCHMARK(BM_ExpressionFunctions);
 
 void BM_ExpressionParse(benchmark::State& state) {
-  const std::string text = "${{ trigger.body.title != '' && startsWith(steps['profile'].output.user.name, 'a') }}";
+  const std::string text =
+      "${{ trigger.body.title != '' && startsWith(steps['profile'].output.user.name, 'a') }}";
   for (auto _ : state) {
     auto t = expr::Template::parse(text);
     benchmark::DoNotOptimize(t);
@@ -84,10 +88,13 @@ BENCHMARK(BM_ExpressionParse);
 class NullStore final : public weft::store::RunStore {
  public:
   weft::Status create_run(const weft::store::RunRecord&) override { return weft::Status::Ok(); }
-  weft::Status set_run_status(const std::string&, weft::store::RunStatus, const std::string&, std::int64_t) override {
+  weft::Status set_run_status(const std::string&, weft::store::RunStatus, const std::string&,
+                              std::int64_t) override {
     return weft::Status::Ok();
   }
-  weft::Status put_step(const std::string&, const weft::store::StepRecord&) override { return weft::Status::Ok(); }
+  weft::Status put_step(const std::string&, const weft::store::StepRecord&) override {
+    return weft::Status::Ok();
+  }
   weft::Result<weft::store::RunRecord> get_run(const std::string&) const override {
     return weft::Status(weft::Code::kNotFound, "null store");
   }
@@ -108,7 +115,8 @@ class TempHome {
  public:
   TempHome() {
     static int n = 0;
-    dir_ = fs::temp_directory_path() / ("weft-workflow-bench-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
+    dir_ = fs::temp_directory_path() /
+           ("weft-workflow-bench-" + std::to_string(::getpid()) + "-" + std::to_string(n++));
     fs::create_directories(dir_);
   }
   ~TempHome() {
@@ -122,7 +130,8 @@ class TempHome {
 };
 
 // kSteps steps of `uses`, each rendering expressions from the inputs and the previous step.
-std::string workflow_yaml(const std::string& uses, const std::string& with_first, const std::string& with_rest) {
+std::string workflow_yaml(const std::string& uses, const std::string& with_first,
+                          const std::string& with_rest) {
   std::string y = "name: bench\ninputs:\n  name: {type: string, default: ada}\nsteps:\n";
   for (int i = 0; i < kSteps; ++i) {
     y += "  - id: s" + std::to_string(i) + "\n    uses: " + uses + "\n    connection: bench\n";
@@ -132,8 +141,8 @@ std::string workflow_yaml(const std::string& uses, const std::string& with_first
   return y;
 }
 
-void run_steps(benchmark::State& state, const weft::plugin::ActionCatalog& catalog, weft::store::RunStore& store,
-               const std::string& yaml) {
+void run_steps(benchmark::State& state, const weft::plugin::ActionCatalog& catalog,
+               weft::store::RunStore& store, const std::string& yaml) {
   weft::log::set_level(weft::log::Level::kError);
   auto doc = weft::workflow::load_yaml_text(yaml, "bench.yaml");
   if (!doc.ok()) {
@@ -155,12 +164,13 @@ void run_steps(benchmark::State& state, const weft::plugin::ActionCatalog& catal
       break;
     }
   }
-  state.counters["per_step"] =
-      benchmark::Counter(static_cast<double>(state.iterations()) * kSteps, benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
+  state.counters["per_step"] = benchmark::Counter(static_cast<double>(state.iterations()) * kSteps,
+                                                  benchmark::Counter::kIsRate | benchmark::Counter::kInvert);
 }
 
 const std::string kFakeFirst = "{text: \"hello ${{ inputs.name }}\", count: 2, tags: [a, b]}";
-const std::string kFakeRest = "{text: \"${{ steps.s0.output.echo }} again\", count: \"${{ steps.s0.output.count }}\"}";
+const std::string kFakeRest =
+    "{text: \"${{ steps.s0.output.echo }} again\", count: \"${{ steps.s0.output.count }}\"}";
 
 void BM_PerStepFakeCatalogNoStore(benchmark::State& state) {
   weft::test::FakeCatalog catalog;
@@ -204,9 +214,10 @@ void BM_PerStepRealConnector(benchmark::State& state) {
   } else {
     store = std::make_unique<NullStore>();
   }
-  run_steps(state, registry, *store,
-            workflow_yaml("wfbench.create_item", "{name: \"${{ inputs.name }}\", tags: [a, b], priority: high}",
-                          "{name: \"item ${{ steps.s0.output.id }} of ${{ inputs.name }}\", priority: normal}"));
+  run_steps(
+      state, registry, *store,
+      workflow_yaml("wfbench.create_item", "{name: \"${{ inputs.name }}\", tags: [a, b], priority: high}",
+                    "{name: \"item ${{ steps.s0.output.id }} of ${{ inputs.name }}\", priority: normal}"));
 }
 // Arg 0: no store (the engine's own cost); arg 1: every step recorded in SQLite.
 BENCHMARK(BM_PerStepRealConnector)->Arg(0)->Arg(1)->Unit(benchmark::kMicrosecond);

@@ -208,8 +208,8 @@ TEST_F(WorkflowCli, HumanOutputIsAShortTable) {
 TEST_F(WorkflowCli, ConnectionSecretsAreNeverPrintedNorStored) {
   constexpr const char* kToken = "wf-cli-token-5f3a9c";
   Provider provider;
-  auto add = weft({"connections", "add", "key1", "--connector", "http", "--token", kToken, "--set", "auth=api_token",
-                   "--set", "header=X-Api-Key", "--set", "scheme="});
+  auto add = weft({"connections", "add", "key1", "--connector", "http", "--token", kToken, "--set",
+                   "auth=api_token", "--set", "header=X-Api-Key", "--set", "scheme="});
   ASSERT_EQ(add.exit_code, 0) << add.err;
   const std::string flow = dir.write("secret.yaml", R"(name: secret
 inputs:
@@ -247,31 +247,37 @@ steps:
 TEST_F(WorkflowCli, BadInputsAreUsageErrors) {
   auto unknown = weft({"run", example(), "--input", "colour=red"});
   EXPECT_EQ(unknown.exit_code, 2);
-  EXPECT_NE(unknown.err.find("unknown input 'colour' (declared: base_url (string), who (string))"), std::string::npos)
+  EXPECT_NE(unknown.err.find("unknown input 'colour' (declared: base_url (string), who (string))"),
+            std::string::npos)
       << unknown.err;
   auto malformed = weft({"run", example(), "--input", "novalue"});
   EXPECT_EQ(malformed.exit_code, 2);
   EXPECT_NE(malformed.err.find("not key=value"), std::string::npos) << malformed.err;
 
-  const std::string typed = dir.write("typed.yaml", "name: t\ninputs:\n  n: {type: integer, required: true}\nsteps:\n"
-                                                    "  - id: a\n    uses: http.request\n"
-                                                    "    with: {method: GET, url: 'http://127.0.0.1:1/${{ inputs.n }}'}\n");
+  const std::string typed = dir.write("typed.yaml",
+                                      "name: t\ninputs:\n  n: {type: integer, required: true}\nsteps:\n"
+                                      "  - id: a\n    uses: http.request\n"
+                                      "    with: {method: GET, url: 'http://127.0.0.1:1/${{ inputs.n }}'}\n");
   auto wrong_type = weft({"run", typed, "--input", "n=many"});
   EXPECT_EQ(wrong_type.exit_code, 2);
-  EXPECT_NE(wrong_type.err.find("input 'n' must be an integer, got 'many'"), std::string::npos) << wrong_type.err;
+  EXPECT_NE(wrong_type.err.find("input 'n' must be an integer, got 'many'"), std::string::npos)
+      << wrong_type.err;
   auto missing = weft({"run", typed});
   EXPECT_EQ(missing.exit_code, 2);
   EXPECT_NE(missing.err.find("input 'n' is required"), std::string::npos) << missing.err;
   EXPECT_EQ(weft({"run", example(), "--input"}).exit_code, 2);
 
   // 10,000 levels of JSON: refused by depth, and the error is one short line, not the document.
-  const std::string deep_flow = dir.write("deep.yaml", "name: d\ninputs:\n  p: {type: array}\nsteps:\n"
-                                                       "  - id: a\n    uses: http.request\n"
-                                                       "    with: {method: POST, url: 'http://127.0.0.1:1/', json: '${{ inputs.p }}'}\n");
+  const std::string deep_flow =
+      dir.write("deep.yaml",
+                "name: d\ninputs:\n  p: {type: array}\nsteps:\n"
+                "  - id: a\n    uses: http.request\n"
+                "    with: {method: POST, url: 'http://127.0.0.1:1/', json: '${{ inputs.p }}'}\n");
   auto deep = weft({"run", deep_flow, "--input", "p=" + std::string(10000, '[') + std::string(10000, ']')});
   EXPECT_EQ(deep.exit_code, 2);
   EXPECT_NE(deep.err.find("input 'p' must be a JSON array such as [1,2]"), std::string::npos) << deep.err;
-  EXPECT_NE(deep.err.find("(20000 bytes)': JSON nesting is deeper than 512 levels"), std::string::npos) << deep.err;
+  EXPECT_NE(deep.err.find("(20000 bytes)': JSON nesting is deeper than 512 levels"), std::string::npos)
+      << deep.err;
   EXPECT_LT(deep.err.size(), 400U);
   // Nothing was run, so nothing was recorded.
   auto store = store::open_sqlite(home() + "/runs.db");
@@ -284,14 +290,16 @@ TEST_F(WorkflowCli, RunOfAMissingFileOrInvalidYamlFailsBeforeRunningAnything) {
   EXPECT_EQ(missing.exit_code, 1);
   EXPECT_NE(missing.err.find("nope.yaml: no such file"), std::string::npos) << missing.err;
 
-  auto broken = weft({"run", dir.write("broken.yaml", "name: b\nsteps:\n  - id: a\n   uses: http.request\n")});
+  auto broken =
+      weft({"run", dir.write("broken.yaml", "name: b\nsteps:\n  - id: a\n   uses: http.request\n")});
   EXPECT_EQ(broken.exit_code, 1);
   EXPECT_NE(broken.err.find("broken.yaml:4:"), std::string::npos) << broken.err;
   EXPECT_EQ(broken.out, "");
 
   auto invalid = weft({"run", dir.write("w.yaml", "name: w\nsteps:\n  - id: a\n    uses: nosuch.action\n")});
   EXPECT_EQ(invalid.exit_code, 1);
-  EXPECT_NE(invalid.err.find("w.yaml:4:11: unknown action 'nosuch.action'"), std::string::npos) << invalid.err;
+  EXPECT_NE(invalid.err.find("w.yaml:4:11: unknown action 'nosuch.action'"), std::string::npos)
+      << invalid.err;
   EXPECT_NE(invalid.err.find("w.yaml has 1 problem; nothing was run"), std::string::npos) << invalid.err;
 }
 
@@ -304,7 +312,8 @@ TEST_F(WorkflowCli, RunUsageErrors) {
 TEST_F(WorkflowCli, ConnectorsDirectoryThatDoesNotExistIsOneClearError) {
   auto r = weft({"--connectors", dir.path() + "/no-such-dir", "validate", example()});
   EXPECT_EQ(r.exit_code, 1);
-  EXPECT_NE(r.err.find("connectors directory '" + dir.path() + "/no-such-dir' does not exist"), std::string::npos)
+  EXPECT_NE(r.err.find("connectors directory '" + dir.path() + "/no-such-dir' does not exist"),
+            std::string::npos)
       << r.err;
   auto run = weft({"--connectors", dir.path() + "/no-such-dir", "run", example()});
   EXPECT_EQ(run.exit_code, 1);
@@ -338,10 +347,12 @@ steps:
   EXPECT_EQ(r.out, "");
   const std::string& e = r.err;
   EXPECT_NE(e.find(path + ":6:15: with/method:"), std::string::npos) << e;  // breaks the input schema
-  EXPECT_NE(e.find(path + ":7:12: steps.later is not run before step 'fetch' (hint:"), std::string::npos) << e;
-  EXPECT_NE(e.find(path + ":8:9: duplicate step id 'fetch' (hint: already used at line 3"), std::string::npos) << e;
+  EXPECT_NE(e.find(path + ":7:12: steps.later is not run before step 'fetch' (hint:"), std::string::npos)
+      << e;
+  EXPECT_NE(e.find(path + ":8:9: duplicate step id 'fetch' (hint: already used at line 3"), std::string::npos)
+      << e;
   EXPECT_NE(e.find(path + ":9:11: unknown action 'nosuch.action' (hint:"), std::string::npos) << e;
-  EXPECT_NE(e.find(path + ":14:12: bad expression: unbalanced '${{'"), std::string::npos) << e;
+  EXPECT_NE(e.find(path + ":14:30: bad expression: unbalanced '${{'"), std::string::npos) << e;
   EXPECT_NE(e.find(path + ":15:5: unknown key 'colour' in steps/2"), std::string::npos) << e;
   // In file order.
   EXPECT_LT(e.find(":6:15:"), e.find(":7:12:"));

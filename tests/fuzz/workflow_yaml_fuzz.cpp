@@ -14,7 +14,8 @@ namespace {
 class EmptyCatalog final : public weft::plugin::ActionCatalog {
  public:
   const weft::plugin::ActionInfo* find(std::string_view) const override { return nullptr; }
-  std::vector<weft::plugin::SchemaIssue> validate_input(const weft::plugin::ActionInfo&, const weft::Json&) const override {
+  std::vector<weft::plugin::SchemaIssue> validate_input(const weft::plugin::ActionInfo&,
+                                                        const weft::Json&) const override {
     return {};
   }
   weft::Result<weft::Json> invoke(const weft::plugin::ActionInfo&, const weft::Json&,

@@ -1,3 +1,5 @@
+#include "workflow/executor.hpp"
+
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -8,7 +10,6 @@
 #include "fake_catalog.hpp"
 #include "store/run_store.hpp"
 #include "support/test_support.hpp"
-#include "workflow/executor.hpp"
 
 namespace weft::workflow {
 namespace {
@@ -59,7 +60,7 @@ steps:
   ASSERT_TRUE(stored.ok());
   EXPECT_EQ(stored->status, store::RunStatus::kSucceeded);
   EXPECT_EQ(json::get_string(stored->inputs, "who"), "world");  // the declared default
-  EXPECT_EQ(json::get(stored->inputs, "n").convert<int>(), 3);    // converted to the declared type
+  EXPECT_EQ(json::get(stored->inputs, "n").convert<int>(), 3);  // converted to the declared type
   ASSERT_EQ(stored->steps.size(), 2U);
   EXPECT_EQ(stored->steps[0].status, store::StepStatus::kSucceeded);
   EXPECT_EQ(json::get_string(stored->steps[1].input, "text"), "hello world!");
@@ -101,7 +102,8 @@ steps:
   auto run = ex.run(wf, {});
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->status, store::RunStatus::kFailed);
-  EXPECT_NE(run->error.find("step 'a' failed: unavailable: the provider answered 503"), std::string::npos) << run->error;
+  EXPECT_NE(run->error.find("step 'a' failed: unavailable: the provider answered 503"), std::string::npos)
+      << run->error;
   EXPECT_EQ(run->steps[1].status, store::StepStatus::kSkipped);
   auto stored = store->get_run(run->id);
   ASSERT_TRUE(stored.ok());
@@ -141,8 +143,9 @@ TEST_F(ExecutorTest, TimeoutSetsADeadlineAndFailsALateStep) {
 }
 
 TEST_F(ExecutorTest, RenderedInputThatBreaksTheSchemaFailsTheStep) {
-  Workflow wf = compile_text("name: t\ninputs:\n  c: {type: string}\nsteps:\n  - id: s\n    uses: demo.echo\n"
-                             "    with: {text: x, count: '${{ inputs.c }}'}\n");
+  Workflow wf = compile_text(
+      "name: t\ninputs:\n  c: {type: string}\nsteps:\n  - id: s\n    uses: demo.echo\n"
+      "    with: {text: x, count: '${{ inputs.c }}'}\n");
   Executor ex(catalog, *store);
   auto run = ex.run(wf, {.inputs = *inputs_from_strings(wf, {"c=many"})});
   ASSERT_TRUE(run.ok());
@@ -152,8 +155,9 @@ TEST_F(ExecutorTest, RenderedInputThatBreaksTheSchemaFailsTheStep) {
 
 TEST_F(ExecutorTest, EnvAndConnectionReachTheAction) {
   ::setenv("WEFT_TEST_CHANNEL", "chan-9", 1);
-  Workflow wf = compile_text("name: t\nsteps:\n  - id: s\n    uses: demo.private\n    connection: mine\n"
-                             "    with: {channel: '${{ env.WEFT_TEST_CHANNEL }}'}\n");
+  Workflow wf = compile_text(
+      "name: t\nsteps:\n  - id: s\n    uses: demo.private\n    connection: mine\n"
+      "    with: {channel: '${{ env.WEFT_TEST_CHANNEL }}'}\n");
   Executor ex(catalog, *store);
   auto run = ex.run(wf, {});
   ASSERT_TRUE(run.ok());
@@ -163,8 +167,9 @@ TEST_F(ExecutorTest, EnvAndConnectionReachTheAction) {
 TEST_F(ExecutorTest, SecretsAreRedactedInTheStore) {
   const std::string secret = "sk_live_abcdef123456";
   redact::add_secret(secret);
-  Workflow wf = compile_text("name: t\ninputs:\n  key: {type: string}\nsteps:\n  - id: s\n    uses: demo.echo\n"
-                             "    with: {text: '${{ inputs.key }}'}\n");
+  Workflow wf = compile_text(
+      "name: t\ninputs:\n  key: {type: string}\nsteps:\n  - id: s\n    uses: demo.echo\n"
+      "    with: {text: '${{ inputs.key }}'}\n");
   Executor ex(catalog, *store);
   auto run = ex.run(wf, {.inputs = *inputs_from_strings(wf, {"key=" + secret})});
   ASSERT_TRUE(run.ok());
@@ -261,12 +266,17 @@ steps:
   ASSERT_TRUE(v.ok()) << v.status().message();
   EXPECT_EQ(json::stringify(*v), R"({"s":"1","n":2.5,"i":5,"b":true,"o":{"k":1},"a":[1],"r":"yes"})");
   EXPECT_EQ(inputs_from_strings(*wf, {"r=x", "zz=1"}).status().message(),
-            "unknown input 'zz' (declared: s (string), n (number), i (integer), b (boolean), o (object), a (array), r (string))");
-  EXPECT_EQ(inputs_from_strings(*wf, {"r=x", "i=1.5"}).status().message(), "input 'i' must be an integer, got '1.5'");
-  EXPECT_NE(inputs_from_strings(*wf, {"r=x", "b=maybe"}).status().message().find("true or false"), std::string::npos);
-  EXPECT_NE(inputs_from_strings(*wf, {"r=x", "o=[1]"}).status().message().find("JSON object"), std::string::npos);
+            "unknown input 'zz' (declared: s (string), n (number), i (integer), b (boolean), o (object), a "
+            "(array), r (string))");
+  EXPECT_EQ(inputs_from_strings(*wf, {"r=x", "i=1.5"}).status().message(),
+            "input 'i' must be an integer, got '1.5'");
+  EXPECT_NE(inputs_from_strings(*wf, {"r=x", "b=maybe"}).status().message().find("true or false"),
+            std::string::npos);
+  EXPECT_NE(inputs_from_strings(*wf, {"r=x", "o=[1]"}).status().message().find("JSON object"),
+            std::string::npos);
   EXPECT_NE(inputs_from_strings(*wf, {}).status().message().find("input 'r' is required"), std::string::npos);
-  EXPECT_NE(inputs_from_strings(*wf, {"novalue"}).status().message().find("not key=value"), std::string::npos);
+  EXPECT_NE(inputs_from_strings(*wf, {"novalue"}).status().message().find("not key=value"),
+            std::string::npos);
   EXPECT_FALSE(inputs_from_json(*wf, *json::parse(R"({"r":"x","i":"5"})")).ok());
   EXPECT_TRUE(inputs_from_json(*wf, *json::parse(R"({"r":"x","i":5})")).ok());
 }

@@ -1,8 +1,8 @@
+#include "workflow/expression.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
-
-#include "workflow/expression.hpp"
 
 namespace weft::workflow::expr {
 namespace {
@@ -67,7 +67,8 @@ TEST(Expression, Functions) {
   EXPECT_EQ(render("${{ contains(trigger.body.tags, 'b') }}"), "true");
   EXPECT_EQ(render("${{ startsWith(env.HOME, '/HOME') }}"), "true");
   EXPECT_EQ(render("${{ endsWith(env.HOME, 'ada') }}"), "true");
-  EXPECT_EQ(render("${{ format('{0} has {1} {{items}}', inputs.name, inputs.count) }}"), R"("Ada has 3 {items}")");
+  EXPECT_EQ(render("${{ format('{0} has {1} {{items}}', inputs.name, inputs.count) }}"),
+            R"("Ada has 3 {items}")");
   EXPECT_EQ(render("${{ fromJSON('{\"a\":[1,2]}').a[1] }}"), "2");
   EXPECT_EQ(render("${{ length(trigger.body.tags) }}"), "2");
   EXPECT_EQ(render("${{ fromJSON(toJSON(steps.profile.output.user)).name }}"), R"("ada")");
@@ -106,7 +107,8 @@ TEST(Expression, OnlyAWholeValueKeepsItsType) {
 }
 
 TEST(Expression, ParseErrorsNameThePosition) {
-  EXPECT_EQ(render("title: ${{ trigger.body.title"), "PARSE: unbalanced '${{' at character 8: no closing '}}'");
+  EXPECT_EQ(render("title: ${{ trigger.body.title"),
+            "PARSE: unbalanced '${{' at character 8: no closing '}}'");
   EXPECT_NE(render("${{ trigger.body. }}").find("expected a name after '.'"), std::string::npos);
   EXPECT_NE(render("${{ nope.x }}").find("unknown name 'nope'"), std::string::npos);
   EXPECT_NE(render("${{ shout('x') }}").find("unknown function 'shout'"), std::string::npos);

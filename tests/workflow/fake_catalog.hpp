@@ -2,12 +2,6 @@
 // with valijson, as the plugin catalog does) and handlers written in the test.
 #pragma once
 
-#include <valijson/adapters/poco_json_adapter.hpp>
-#include <valijson/schema.hpp>
-#include <valijson/schema_parser.hpp>
-#include <valijson/validation_results.hpp>
-#include <valijson/validator.hpp>
-
 #include <atomic>
 #include <chrono>
 #include <functional>
@@ -15,6 +9,11 @@
 #include <memory>
 #include <mutex>
 #include <thread>
+#include <valijson/adapters/poco_json_adapter.hpp>
+#include <valijson/schema.hpp>
+#include <valijson/schema_parser.hpp>
+#include <valijson/validation_results.hpp>
+#include <valijson/validator.hpp>
 #include <vector>
 
 #include "plugin/catalog.hpp"
@@ -32,13 +31,15 @@ class FakeCatalog final : public plugin::ActionCatalog {
         false, [](const Json& in, const plugin::InvokeContext&) -> Result<Json> {
           return json::object({{"echo", json::get(in, "text")}, {"count", json::get(in, "count")}});
         });
-    add("demo.fail", R"({"type":"object"})", false, [](const Json&, const plugin::InvokeContext&) -> Result<Json> {
-      return Status(Code::kUnavailable, "the provider answered 503");
-    });
-    add("demo.slow", R"({"type":"object"})", false, [](const Json&, const plugin::InvokeContext&) -> Result<Json> {
-      std::this_thread::sleep_for(std::chrono::milliseconds(60));
-      return json::object({{"slow", true}});
-    });
+    add("demo.fail", R"({"type":"object"})", false,
+        [](const Json&, const plugin::InvokeContext&) -> Result<Json> {
+          return Status(Code::kUnavailable, "the provider answered 503");
+        });
+    add("demo.slow", R"({"type":"object"})", false,
+        [](const Json&, const plugin::InvokeContext&) -> Result<Json> {
+          std::this_thread::sleep_for(std::chrono::milliseconds(60));
+          return json::object({{"slow", true}});
+        });
     add("demo.private", R"({"type":"object","properties":{"channel":{"type":"string"}}})", true,
         [](const Json& in, const plugin::InvokeContext& ctx) -> Result<Json> {
           return json::object({{"connection", ctx.connection}, {"channel", json::get(in, "channel")}});
@@ -67,7 +68,8 @@ class FakeCatalog final : public plugin::ActionCatalog {
     return it == entries_.end() ? nullptr : &it->second->info;
   }
 
-  std::vector<plugin::SchemaIssue> validate_input(const plugin::ActionInfo& op, const Json& input) const override {
+  std::vector<plugin::SchemaIssue> validate_input(const plugin::ActionInfo& op,
+                                                  const Json& input) const override {
     std::vector<plugin::SchemaIssue> out;
     const Entry& e = *entries_.at(op.uses);
     valijson::Validator v;
@@ -86,7 +88,8 @@ class FakeCatalog final : public plugin::ActionCatalog {
     return out;
   }
 
-  Result<Json> invoke(const plugin::ActionInfo& op, const Json& input, const plugin::InvokeContext& ctx) const override {
+  Result<Json> invoke(const plugin::ActionInfo& op, const Json& input,
+                      const plugin::InvokeContext& ctx) const override {
     ++invocations;
     {
       std::lock_guard lock(mu);
@@ -94,7 +97,8 @@ class FakeCatalog final : public plugin::ActionCatalog {
       contexts.push_back(ctx);
     }
     auto issues = validate_input(op, input);
-    if (!issues.empty()) return Status(Code::kInvalidArgument, "input" + issues[0].path + ": " + issues[0].message);
+    if (!issues.empty())
+      return Status(Code::kInvalidArgument, "input" + issues[0].path + ": " + issues[0].message);
     return entries_.at(op.uses)->handler(input, ctx);
   }
 

@@ -1,10 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include "fake_catalog.hpp"
 #include "support/test_support.hpp"
-#include <algorithm>
 #include "workflow/workflow.hpp"
 
 namespace weft::workflow {
@@ -44,10 +44,13 @@ steps:
 TEST(Validate, AcceptsEveryTriggerForm) {
   const std::string steps = "steps:\n  - id: a\n    uses: demo.echo\n    with: {text: x}\n";
   EXPECT_EQ(problems_of("name: a\non:\n  schedule: \"*/5 * * * *\"\n" + steps), "");
-  EXPECT_EQ(problems_of("name: a\non:\n  schedule: {cron: \"0 9 * * 1\", timezone: Europe/Paris}\n" + steps), "");
+  EXPECT_EQ(problems_of("name: a\non:\n  schedule: {cron: \"0 9 * * 1\", timezone: Europe/Paris}\n" + steps),
+            "");
   EXPECT_EQ(problems_of("name: a\non:\n  uses: demo.new_item\n  interval: 5m\n" + steps), "");
-  EXPECT_NE(problems_of("name: a\non:\n  uses: demo.echo\n" + steps).find("is an action, not a trigger"), std::string::npos);
-  EXPECT_NE(problems_of("name: a\non:\n  cron: x\n" + steps).find("flow.yaml:3:3: `on` is not a webhook"), std::string::npos);
+  EXPECT_NE(problems_of("name: a\non:\n  uses: demo.echo\n" + steps).find("is an action, not a trigger"),
+            std::string::npos);
+  EXPECT_NE(problems_of("name: a\non:\n  cron: x\n" + steps).find("flow.yaml:3:3: `on` is not a webhook"),
+            std::string::npos);
 }
 
 TEST(Validate, ReportsEveryProblemWithPositionAndHint) {
@@ -66,13 +69,18 @@ steps:
     with:
       channel: "${{ inputs.chan"
 )");
-  EXPECT_NE(out.find("flow.yaml:6:13: steps.later is not run before step 'first' (hint:"), std::string::npos) << out;
+  EXPECT_NE(out.find("flow.yaml:6:13: steps.later is not run before step 'first' (hint:"), std::string::npos)
+      << out;
   EXPECT_NE(out.find("flow.yaml:7:14: with/count:"), std::string::npos) << out;
-  EXPECT_NE(out.find("flow.yaml:8:9: duplicate step id 'first' (hint: already used at line 3"), std::string::npos) << out;
+  EXPECT_NE(out.find("flow.yaml:8:9: duplicate step id 'first' (hint: already used at line 3"),
+            std::string::npos)
+      << out;
   EXPECT_NE(out.find("flow.yaml:9:11: unknown action 'demo.nosuch'"), std::string::npos) << out;
   EXPECT_NE(out.find("flow.yaml:10:5: unknown key 'colour' in steps/1"), std::string::npos) << out;
-  EXPECT_NE(out.find("flow.yaml:12:11: step 'later' uses demo.private, which needs a connection"), std::string::npos) << out;
-  EXPECT_NE(out.find("flow.yaml:14:16: bad expression: unbalanced '${{'"), std::string::npos) << out;
+  EXPECT_NE(out.find("flow.yaml:12:11: step 'later' uses demo.private, which needs a connection"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("flow.yaml:14:17: bad expression: unbalanced '${{'"), std::string::npos) << out;
 }
 
 TEST(Validate, RequiredKeysGivenByExpressionsAreNotReported) {
@@ -84,29 +92,55 @@ TEST(Validate, RequiredKeysGivenByExpressionsAreNotReported) {
 
 TEST(Validate, SchemaProblems) {
   EXPECT_NE(problems_of("name: a\nsteps: []\n").find("flow.yaml:2:8: steps:"), std::string::npos);
-  EXPECT_NE(problems_of("steps:\n  - id: a\n    uses: demo.echo\n    with: {text: x}\n").find("name"), std::string::npos);
-  const std::string bad_id = problems_of("name: a\nsteps:\n  - id: Bad_Id\n    uses: demo.echo\n    with: {text: x}\n");
-  EXPECT_NE(bad_id.find("flow.yaml:3:9: steps/0/id: 'Bad_Id' is not in the expected form (hint: a step id starts"),
-            std::string::npos)
-      << bad_id;
-  EXPECT_NE(problems_of("name: a\nsteps:\n  - id: a\n    uses: demo.echo\n    timeout: soon\n    with: {text: x}\n")
-                .find("500ms, 30s"),
+  EXPECT_NE(problems_of("steps:\n  - id: a\n    uses: demo.echo\n    with: {text: x}\n").find("name"),
             std::string::npos);
+  const std::string bad_id =
+      problems_of("name: a\nsteps:\n  - id: Bad_Id\n    uses: demo.echo\n    with: {text: x}\n");
+  EXPECT_NE(
+      bad_id.find("flow.yaml:3:9: steps/0/id: 'Bad_Id' is not in the expected form (hint: a step id starts"),
+      std::string::npos)
+      << bad_id;
+  EXPECT_NE(
+      problems_of("name: a\nsteps:\n  - id: a\n    uses: demo.echo\n    timeout: soon\n    with: {text: x}\n")
+          .find("500ms, 30s"),
+      std::string::npos);
   EXPECT_NE(problems_of("name: a\nextra: 1\nsteps:\n  - id: a\n    uses: demo.echo\n    with: {text: x}\n")
                 .find("flow.yaml:2:1: unknown key 'extra' (hint: top-level keys are"),
             std::string::npos);
 }
 
+TEST(Validate, ExpressionErrorsPointAtTheCharacterInTheFile) {
+  // Plain scalar: the column of the character the parser names ('}' of the unfinished comparison).
+  const std::string plain = problems_of(
+      "name: a\nsteps:\n  - id: a\n    uses: demo.echo\n    if: ${{ 1 == }}\n    with: {text: x}\n");
+  EXPECT_NE(plain.find("flow.yaml:5:18: bad expression: unexpected 'end of expression' at character 10"),
+            std::string::npos)
+      << plain;
+  // Quoted: one more for the quote.
+  const std::string quoted =
+      problems_of("name: a\nsteps:\n  - id: a\n    uses: demo.echo\n    with: {text: 'ab ${{ 1 + 2 }}'}\n");
+  EXPECT_NE(quoted.find("flow.yaml:5:28: bad expression: unexpected character '+' at character 10"),
+            std::string::npos)
+      << quoted;
+  // An escape before the error shifts the source from the value: the value's start is given instead.
+  const std::string escaped = problems_of(
+      "name: a\nsteps:\n  - id: a\n    uses: demo.echo\n    with: {text: \"a\\tb ${{ 1 + 2 }}\"}\n");
+  EXPECT_NE(escaped.find("flow.yaml:5:18: bad expression: unexpected character '+'"), std::string::npos)
+      << escaped;
+}
+
 TEST(Validate, UndeclaredInputIsReported) {
-  EXPECT_NE(problems_of("name: a\nsteps:\n  - id: a\n    uses: demo.echo\n    with: {text: '${{ inputs.who }}'}\n")
-                .find("no input 'who' is declared"),
-            std::string::npos);
+  EXPECT_NE(
+      problems_of("name: a\nsteps:\n  - id: a\n    uses: demo.echo\n    with: {text: '${{ inputs.who }}'}\n")
+          .find("no input 'who' is declared"),
+      std::string::npos);
 }
 
 TEST(Validate, LoadFailsWithAllProblemsOnePerLine) {
   test::FakeCatalog catalog;
   test::TempDir dir;
-  auto wf = load(dir.write("f.yaml", "name: a\nsteps:\n  - id: a\n    uses: x.y\n  - id: a\n    uses: x.z\n"), catalog);
+  auto wf = load(dir.write("f.yaml", "name: a\nsteps:\n  - id: a\n    uses: x.y\n  - id: a\n    uses: x.z\n"),
+                 catalog);
   ASSERT_FALSE(wf.ok());
   const std::string msg = wf.status().message();
   EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n'), 2) << msg;

@@ -1,9 +1,10 @@
+#include "workflow/yaml_loader.hpp"
+
 #include <gtest/gtest.h>
 
 #include <string>
 
 #include "support/test_support.hpp"
-#include "workflow/yaml_loader.hpp"
 
 namespace weft::workflow {
 namespace {
@@ -15,9 +16,11 @@ std::string error_of(const std::string& text) {
 }
 
 TEST(YamlLoader, KeepsScalarTypesAndQuotedStringsStayStrings) {
-  auto doc = load_yaml_text("a: true\nb: 42\nc: 1.5\nd: null\ne: \"true\"\nf: '42'\ng: hello\nh: ~\ni: -7\n", "f.yaml");
+  auto doc = load_yaml_text("a: true\nb: 42\nc: 1.5\nd: null\ne: \"true\"\nf: '42'\ng: hello\nh: ~\ni: -7\n",
+                            "f.yaml");
   ASSERT_TRUE(doc.ok()) << doc.status().message();
-  EXPECT_EQ(json::stringify(doc->root), R"({"a":true,"b":42,"c":1.5,"d":null,"e":"true","f":"42","g":"hello","h":null,"i":-7})");
+  EXPECT_EQ(json::stringify(doc->root),
+            R"({"a":true,"b":42,"c":1.5,"d":null,"e":"true","f":"42","g":"hello","h":null,"i":-7})");
 }
 
 TEST(YamlLoader, RecordsLineAndColumnOfEveryValue) {
@@ -56,7 +59,8 @@ TEST(YamlLoader, TopLevelListIsRefused) {
 }
 
 TEST(YamlLoader, InvalidUtf8NamesTheByte) {
-  EXPECT_NE(error_of("name: ok\nx: caf\xc3\n").find("flow.yaml:2:7: the file is not valid UTF-8"), std::string::npos);
+  EXPECT_NE(error_of("name: ok\nx: caf\xc3\n").find("flow.yaml:2:7: the file is not valid UTF-8"),
+            std::string::npos);
   EXPECT_NE(error_of("a: \xed\xa0\x80\n").find("not valid UTF-8"), std::string::npos);  // a surrogate
 }
 

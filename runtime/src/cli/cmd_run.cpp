@@ -66,7 +66,10 @@ Json run_json(const store::RunRecord& run) {
 std::string one_line(const std::string& text, std::size_t width) {
   std::string out;
   for (char c : text) out += (c == '\n' || c == '\r' || c == '\t') ? ' ' : c;
-  if (out.size() > width) out = out.substr(0, width - 3) + "...";
+  if (out.size() > width) {
+    out.resize(width - 3);
+    out += "...";
+  }
   return out;
 }
 
@@ -79,13 +82,14 @@ void print_human(std::ostream& out, const store::RunRecord& run) {
     id_w = std::max(id_w, s.step_id.size());
     uses_w = std::max(uses_w, s.uses.size());
   }
-  out << std::left << std::setw(static_cast<int>(id_w) + 2) << "STEP" << std::setw(static_cast<int>(uses_w) + 2)
-      << "ACTION" << std::setw(11) << "STATUS" << "DURATION\n";
+  out << std::left << std::setw(static_cast<int>(id_w) + 2) << "STEP"
+      << std::setw(static_cast<int>(uses_w) + 2) << "ACTION" << std::setw(11) << "STATUS"
+      << "DURATION\n";
   for (const auto& s : run.steps) {
     const bool ran = s.status == store::StepStatus::kSucceeded || s.status == store::StepStatus::kFailed;
-    out << std::left << std::setw(static_cast<int>(id_w) + 2) << s.step_id << std::setw(static_cast<int>(uses_w) + 2)
-        << s.uses << std::setw(11) << store::to_string(s.status) << (ran ? format_ms(ms_of(s.duration_us)) : "-")
-        << "\n";
+    out << std::left << std::setw(static_cast<int>(id_w) + 2) << s.step_id
+        << std::setw(static_cast<int>(uses_w) + 2) << s.uses << std::setw(11) << store::to_string(s.status)
+        << (ran ? format_ms(ms_of(s.duration_us)) : "-") << "\n";
     if (!s.error.empty()) out << "  error: " << one_line(s.error, kErrorWidth) << "\n";
   }
   out << "run " << run.id << " (" << run.workflow << ") " << store::to_string(run.status) << " in "
@@ -111,8 +115,8 @@ int run_run(Invocation& inv) {
   const auto problems = workflow::validate(*doc, engine->catalog());
   if (!problems.empty()) {
     for (const auto& p : problems) inv.err << redact::apply(p.to_string()) << "\n";
-    return inv.fail(path + " has " + std::to_string(problems.size()) + " problem" + (problems.size() == 1 ? "" : "s") +
-                    "; nothing was run");
+    return inv.fail(path + " has " + std::to_string(problems.size()) + " problem" +
+                    (problems.size() == 1 ? "" : "s") + "; nothing was run");
   }
   auto wf = workflow::compile(*doc);
   if (!wf) return inv.fail(redact::apply(wf.status().message()));

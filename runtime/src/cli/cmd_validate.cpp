@@ -40,16 +40,21 @@ int run_validate(Invocation& inv) {
     for (const auto& p : problems) {
       const std::string line = p.where.empty() ? p.message : p.to_string();
       if (!as_json) inv.err << redact::apply(line) << "\n";
-      list->add(json::object({{"where", p.where.empty() ? line.substr(0, line.find(": ")) : p.where},
-                              {"message", p.where.empty() ? line.substr(std::min(line.size(), line.find(": ") + 2)) : p.message},
-                              {"hint", p.hint}}));
+      list->add(json::object(
+          {{"where", p.where.empty() ? line.substr(0, line.find(": ")) : p.where},
+           {"message", p.where.empty() ? line.substr(std::min(line.size(), line.find(": ") + 2)) : p.message},
+           {"hint", p.hint}}));
     }
-    if (problems.empty() && !as_json) inv.out << "ok: " << path << " (" << steps << " step" << (steps == 1 ? "" : "s") << ")\n";
+    if (problems.empty() && !as_json)
+      inv.out << "ok: " << path << " (" << steps << " step" << (steps == 1 ? "" : "s") << ")\n";
     all_ok = all_ok && problems.empty();
-    files->add(json::object({{"file", path}, {"ok", problems.empty()}, {"steps", static_cast<Poco::Int64>(steps)},
+    files->add(json::object({{"file", path},
+                             {"ok", problems.empty()},
+                             {"steps", static_cast<Poco::Int64>(steps)},
                              {"problems", list}}));
   }
-  if (as_json) inv.out << redact::apply(json::stringify(json::object({{"ok", all_ok}, {"files", files}}))) << "\n";
+  if (as_json)
+    inv.out << redact::apply(json::stringify(json::object({{"ok", all_ok}, {"files", files}}))) << "\n";
   return all_ok ? kExitOk : kExitFailure;
 }
 
