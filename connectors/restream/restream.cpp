@@ -1,0 +1,128 @@
+// restream.cpp — the Restream connector: profile, channels, titles, stream keys and events over
+// the /v2 API, and polling triggers for events that start or finish. The host adds the OAuth2
+// bearer token; URLs come from the `api_base` setting so a connection can point elsewhere.
+#include "restream_api.hpp"
+
+namespace {
+
+const char kManifest[] =
+#include "manifest.inc"
+    ;
+
+using namespace weft::connectors;  // NOLINT(google-build-using-namespace): this file is the connector
+using weft::sdk::Call;
+
+class Restream : public weft::sdk::Connector {
+ public:
+  explicit Restream(std::string_view /*settings*/) {
+    on("get_profile", [](Call& c, std::string_view) { return stringify(get(c, "/v2/user/profile")); });
+    on("list_channels", [](Call& c, std::string_view) { return wrap("channels", get(c, "/v2/user/channel/all")); });
+    on("get_channel", [](Call& c, std::string_view in) {
+      return stringify(get(c, "/v2/user/channel/" + url_segment(get_string(parse_object(in, "input"), "channel_id"))));
+    });
+    on("set_channel_enabled", [](Call& c, std::string_view in) {
+      ObjectPtr i = parse_object(in, "input");
+      ObjectPtr body = new Object;
+      body->set("active", i->getValue<bool>("enabled"));
+      call(c, "PATCH", "/v2/user/channel/" + url_segment(get_string(i, "channel_id")), body);
+      ObjectPtr out = new Object;
+      out->set("channel_id", i->get("channel_id"));
+      out->set("enabled", i->getValue<bool>("enabled"));
+      return stringify(out);
+    });
+    on("get_channel_meta", [](Call& c, std::string_view in) {
+      return stringify(get(c, "/v2/user/channel-meta/" + url_segment(get_string(parse_object(in, "input"), "channel_id"))));
+    });
+    on("update_channel_title", [](Call& c, std::string_view in) {
+      ObjectPtr i = parse_object(in, "input");
+      ObjectPtr body = new Object;
+      body->set("title", get_string(i, "title"));
+      std::string description = get_string(i, "description", false);
+      if (i->has("description")) body->set("description", description);
+      call(c, "PATCH", "/v2/user/channel-meta/" + url_segment(get_string(i, "channel_id")), body);
+      ObjectPtr out = new Object;
+      out->set("channel_id", i->get("channel_id"));
+      out->set("title", get_string(i, "title"));
+      if (i->has("description")) out->set("description", description);
+      return stringify(out);
+    });
+    on("list_platforms", [](Call& c, std::string_view) { return wrap("platforms", get(c, "/v2/platform/all")); });
+    on("list_servers", [](Call& c, std::string_view) { return wrap("servers", get(c, "/v2/server/all")); });
+    on("get_stream_key", [](Call& c, std::string_view) { return stringify(get(c, "/v2/user/streamKey")); });
+    on("list_upcoming_events", [](Call& c, std::string_view in) {
+      ObjectPtr i = parse_object(in, "input");
+      std::vector<std::pair<std::string, std::string>> q;
+      if (i->has("source")) q.emplace_back("source", i->get("source").convert<std::string>());
+      if (i->has("scheduled")) q.emplace_back("scheduled", i->getValue<bool>("scheduled") ? "true" : "false");
+      return wrap("events", get(c, "/v2/user/events/upcoming", q));
+    });
+    on("list_live_events", [](Call& c, std::string_view) { return wrap("events", get(c, "/v2/user/events/in-progress")); });
+    on("list_event_history", [](Call& c, std::string_view in) {
+      ObjectPtr i = parse_object(in, "input");
+      return stringify(history_page(c, i->optValue<int>("page", 1), i->optValue<int>("limit", kDefaultLimit)));
+    });
+    on("get_event", [](Call& c, std::string_view in) {
+      return stringify(get(c, "/v2/user/events/" + url_segment(get_string(parse_object(in, "input"), "event_id"))));
+    });
+    on("get_event_stream_key", [](Call& c, std::string_view in) {
+      return stringify(
+          get(c, "/v2/user/events/" + url_segment(get_string(parse_object(in, "input"), "event_id")) + "/streamKey"));
+    });
+    on("event_started", [](Call& c, std::string_view in) {
+      auto [params, cursor] = trigger_input(in);
+      return poll_output(poll_new(events_by_id(list_of(get(c, "/v2/user/events/in-progress"))), cursor,
+                                  params->optValue<bool>("include_existing", false)));
+    });
+    on("event_finished", [](Call& c, std::string_view in) {
+      auto [params, cursor] = trigger_input(in);
+      Var page = history_page(c, 1, kTriggerPageSize);
+      // History is newest first; emit oldest first so runs follow the order events finished.
+      ArrayPtr items = list_of(page);
+      auto ids = events_by_id(items);
+      std::reverse(ids.begin(), ids.end());
+      return poll_output(poll_new(ids, cursor, params->optValue<bool>("include_existing", false)));
+    });
+  }
+
+ private:
+  static constexpr int kDefaultLimit = 10;
+  static constexpr int kTriggerPageSize = 50;
+
+  static Var call(Call& c, const std::string& method, const std::string& path, const Var& body = Var(),
+                  const std::vector<std::pair<std::string, std::string>>& query = {}) {
+    HttpRequest r;
+    r.method = method;
+    r.url = base_url(settings(c), "api_base") + path;
+    r.query = query;
+    if (!body.isEmpty()) {
+      r.json = body;
+      r.has_json = true;
+    }
+    HttpReply reply = send(c, r);
+    check(reply, "Restream", restream::error_message);
+    return json_body(reply, "Restream");
+  }
+  static Var get(Call& c, const std::string& path, const std::vector<std::pair<std::string, std::string>>& q = {}) {
+    return call(c, "GET", path, Var(), q);
+  }
+  static std::string wrap(const std::string& key, const Var& list) {
+    ObjectPtr o = new Object;
+    o->set(key, list_of(list));
+    return stringify(o);
+  }
+  static Var history_page(Call& c, int page, int limit) {
+    return get(c, "/v2/user/events/history", {{"page", std::to_string(page)}, {"limit", std::to_string(limit)}});
+  }
+  static std::vector<std::pair<std::string, Var>> events_by_id(const ArrayPtr& events) {
+    std::vector<std::pair<std::string, Var>> out;
+    for (const auto& v : *events) {
+      ObjectPtr e = as_object(v);
+      if (e && e->has("id")) out.emplace_back(e->get("id").convert<std::string>(), v);
+    }
+    return out;
+  }
+};
+
+}  // namespace
+
+WEFT_CONNECTOR(Restream, kManifest)
