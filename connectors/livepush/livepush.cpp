@@ -70,7 +70,8 @@ class Livepush : public weft::sdk::Connector {
     on("stream_created", [](Call& c, std::string_view in) {
       auto [params, cursor] = trigger_input(in);
       std::vector<std::pair<std::string, Var>> ids;
-      for (const auto& v : *list_of(call(c, "api_base", "GET", "/streams/mine"))) {
+      ArrayPtr streams = list_of(call(c, "api_base", "GET", "/streams/mine"));  // kept alive for the loop
+      for (const auto& v : *streams) {
         ObjectPtr s = as_object(v);
         if (s && s->has("id")) ids.emplace_back(s->get("id").convert<std::string>(), v);
       }

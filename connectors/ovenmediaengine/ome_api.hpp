@@ -14,6 +14,8 @@ inline std::string error_message(const Var& body) { return generic_error_message
 inline std::string signed_url_of(const std::string& body) {
   auto is_url = [](const std::string& s) { return s.rfind("https://", 0) == 0 || s.rfind("http://", 0) == 0; };
   if (is_url(body)) return body;
+  if (body.size() > 2 && body.front() == '"' && body.back() == '"' && is_url(body.substr(1, body.size() - 2)))
+    return body.substr(1, body.size() - 2);  // a bare JSON string (URLs need no unescaping here)
   Var v = try_parse(body);
   if (v.isString() && is_url(v.convert<std::string>())) return v.convert<std::string>();
   ObjectPtr o = as_object(v);

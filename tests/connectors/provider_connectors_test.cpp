@@ -1,0 +1,336 @@
+// The restream, livepush and ovenmediaengine connectors as built .so files, loaded with dlopen,
+// driven over real HTTP against the in-process provider sandbox: every action's happy path, the
+// provider's error turned into a provider_error quoting it, and the polling triggers.
+#include <Poco/Base64Encoder.h>
+#include <Poco/JSON/Parser.h>
+#include <Poco/JSON/Stringifier.h>
+#include <Poco/Net/HTTPClientSession.h>
+#include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPResponse.h>
+#include <Poco/StreamCopier.h>
+#include <Poco/URI.h>
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "connector_host.hpp"
+#include "sandbox.hpp"
+
+namespace weft::test {
+namespace {
+
+using ObjectPtr = Poco::JSON::Object::Ptr;
+using ArrayPtr = Poco::JSON::Array::Ptr;
+
+class ProviderTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string error;
+    ASSERT_TRUE(box_.start(error)) << error;
+  }
+
+  // A raw HTTP call to the sandbox (OAuth dance and control endpoints).
+  std::pair<int, std::string> http(const std::string& method, const std::string& path, const std::string& body = "",
+                                   const std::string& content_type = "application/json",
+                                   std::string* location = nullptr) {
+    Poco::Net::HTTPClientSession s("127.0.0.1", box_.port());
+    Poco::Net::HTTPRequest req(method, path, Poco::Net::HTTPMessage::HTTP_1_1);
+    if (!body.empty() || method == "POST") {
+      req.setContentType(content_type);
+      req.setContentLength(static_cast<std::streamsize>(body.size()));
+    }
+    s.sendRequest(req) << body;
+    Poco::Net::HTTPResponse resp;
+    std::string out;
+    Poco::StreamCopier::copyToString(s.receiveResponse(resp), out);
+    if (location != nullptr) *location = resp.get("Location", "");
+    return {resp.getStatus(), out};
+  }
+
+  std::string code_from(const std::string& authorize_path) {
+    std::string loc;
+    EXPECT_EQ(http("GET", authorize_path, "", "", &loc).first, 302);
+    for (const auto& [k, v] : Poco::URI(loc).getQueryParameters())
+      if (k == "code") return v;
+    return {};
+  }
+
+  std::string restream_token() {
+    std::string code = code_from("/restream/login?response_type=code&client_id=sandbox-client&redirect_uri=http://127.0.0.1:9/cb");
+    auto [status, body] = http("POST", "/restream/oauth/token",
+                               "grant_type=authorization_code&client_id=sandbox-client&client_secret=sandbox-secret"
+                               "&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code=" + code,
+                               "application/x-www-form-urlencoded");
+    EXPECT_EQ(status, 200) << body;
+    return Poco::JSON::Parser().parse(body).extract<ObjectPtr>()->getValue<std::string>("access_token");
+  }
+
+  std::string livepush_token() {
+    std::string code = code_from("/livepush/id/oauth2/authorize?client_id=sandbox-client&response_type=code"
+                                 "&redirect_uri=http://127.0.0.1:9/cb&scope=streams.read,streams.create");
+    auto [status, body] = http("GET", "/livepush/tokens/oauth2/access_token?grant_type=authorization_code"
+                                      "&client_id=sandbox-client&client_secret=sandbox-secret"
+                                      "&redirect_uri=http://127.0.0.1:9/cb&code=" + code);
+    EXPECT_EQ(status, 200) << body;
+    return Poco::JSON::Parser().parse(body).extract<ObjectPtr>()->getValue<std::string>("access_token");
+  }
+
+  static std::string b64(const std::string& s) {
+    std::ostringstream out;
+    Poco::Base64Encoder enc(out);
+    enc.rdbuf()->setLineLength(0);
+    enc << s;
+    enc.close();
+    return out.str();
+  }
+
+  static void expect_ok(const Invocation& r, const std::string& what) {
+    EXPECT_TRUE(r.ok) << what << ": " << r.json;
+  }
+
+  sandbox::Sandbox box_{sandbox::Options{}};
+};
+
+class RestreamTest : public ProviderTest {
+ protected:
+  void SetUp() override {
+    ProviderTest::SetUp();
+    host_.settings->set("api_base", box_.url("/restream"));
+    host_.auth = {"Authorization", "Bearer " + restream_token()};
+  }
+  ConnectorHost host_{"restream"};
+};
+
+TEST_F(RestreamTest, EveryActionAnswersFromTheApi) {
+  auto profile = host_.invoke("get_profile", "{}");
+  expect_ok(profile, "get_profile");
+  EXPECT_EQ(profile.object()->getValue<std::string>("username"), "sandbox");
+  auto channels = host_.invoke("list_channels", "{}");
+  expect_ok(channels, "list_channels");
+  EXPECT_EQ(channels.object()->getArray("channels")->size(), 3u);
+  auto channel = host_.invoke("get_channel", R"({"channel_id":101})");
+  expect_ok(channel, "get_channel");
+  EXPECT_TRUE(channel.object()->getValue<bool>("active"));
+  auto disabled = host_.invoke("set_channel_enabled", R"({"channel_id":"101","enabled":false})");
+  expect_ok(disabled, "set_channel_enabled");
+  EXPECT_FALSE(host_.invoke("get_channel", R"({"channel_id":101})").object()->getValue<bool>("active"));
+  expect_ok(host_.invoke("update_channel_title", R"({"channel_id":102,"title":"Live now","description":"d"})"),
+            "update_channel_title");
+  auto meta = host_.invoke("get_channel_meta", R"({"channel_id":102})");
+  expect_ok(meta, "get_channel_meta");
+  EXPECT_EQ(meta.object()->getValue<std::string>("title"), "Live now");
+  EXPECT_EQ(host_.invoke("list_platforms", "{}").object()->getArray("platforms")->size(), 3u);
+  EXPECT_EQ(host_.invoke("list_servers", "{}").object()->getArray("servers")->size(), 3u);
+  EXPECT_FALSE(host_.invoke("get_stream_key", "{}").object()->getValue<std::string>("streamKey").empty());
+  auto upcoming = host_.invoke("list_upcoming_events", R"({"source":1,"scheduled":true})");
+  expect_ok(upcoming, "list_upcoming_events");
+  EXPECT_EQ(upcoming.object()->getArray("events")->size(), 1u);
+  EXPECT_EQ(host_.invoke("list_live_events", "{}").object()->getArray("events")->size(), 0u);
+  auto history = host_.invoke("list_event_history", R"({"page":2,"limit":5})");
+  expect_ok(history, "list_event_history");
+  EXPECT_EQ(history.object()->getArray("items")->size(), 2u);
+  EXPECT_EQ(history.object()->getObject("pagination")->getValue<int>("pages_total"), 2);
+  std::string id = history.object()->getArray("items")->getObject(0)->getValue<std::string>("id");
+  auto event = host_.invoke("get_event", R"({"event_id":")" + id + R"("})");
+  expect_ok(event, "get_event");
+  EXPECT_EQ(event.object()->getValue<std::string>("status"), "finished");
+  expect_ok(host_.invoke("get_event_stream_key", R"({"event_id":")" + id + R"("})"), "get_event_stream_key");
+}
+
+TEST_F(RestreamTest, ProviderErrorsAreQuotedWithTheirStatus) {
+  auto missing = host_.invoke("get_channel", R"({"channel_id":"999"})");
+  EXPECT_FALSE(missing.ok);
+  EXPECT_EQ(missing.code, "provider_error");
+  EXPECT_EQ(missing.message, "Restream answered HTTP 404: Channel not found (NotFoundError)");
+  host_.auth = {"Authorization", "Bearer revoked"};
+  auto unauth = host_.invoke("get_profile", "{}");
+  EXPECT_EQ(unauth.message, "Restream answered HTTP 401: Invalid token: access token is invalid (invalid_token)");
+}
+
+TEST_F(RestreamTest, PathParametersAreEncoded) {
+  auto r = host_.invoke("get_event", R"({"event_id":"../user/profile"})");
+  EXPECT_FALSE(r.ok);  // not the profile: the id stays one segment
+  EXPECT_NE(host_.requests.back().find("/v2/user/events/..%2Fuser%2Fprofile"), std::string::npos) << host_.requests.back();
+}
+
+TEST_F(RestreamTest, EventTriggersFireOnceEach) {
+  auto created = http("POST", "/_control/restream/events", R"({"title":"Launch"})");
+  std::string id = Poco::JSON::Parser().parse(created.second).extract<ObjectPtr>()->getValue<std::string>("id");
+  auto poll = [&](const std::string& trigger, const std::string& cursor) {
+    auto r = host_.invoke(trigger, R"({"params":{},"cursor":)" + cursor + "}");
+    EXPECT_TRUE(r.ok) << r.json;
+    return r.object();
+  };
+  auto first = poll("event_started", "null");
+  EXPECT_EQ(first->getArray("items")->size(), 0u);
+  ASSERT_EQ(http("POST", "/_control/restream/events/" + id + "/start").first, 200);
+  std::ostringstream c1;
+  Poco::JSON::Stringifier::condense(first->get("cursor"), c1);
+  auto started = poll("event_started", c1.str());
+  ASSERT_EQ(started->getArray("items")->size(), 1u);
+  EXPECT_EQ(started->getArray("items")->getObject(0)->getValue<std::string>("id"), id);
+  std::ostringstream c2;
+  Poco::JSON::Stringifier::condense(started->get("cursor"), c2);
+  EXPECT_EQ(poll("event_started", c2.str())->getArray("items")->size(), 0u);
+
+  auto fin0 = poll("event_finished", "null");
+  EXPECT_EQ(fin0->getArray("items")->size(), 0u);
+  ASSERT_EQ(http("POST", "/_control/restream/events/" + id + "/finish").first, 200);
+  std::ostringstream c3;
+  Poco::JSON::Stringifier::condense(fin0->get("cursor"), c3);
+  auto finished = poll("event_finished", c3.str());
+  ASSERT_EQ(finished->getArray("items")->size(), 1u);
+  EXPECT_EQ(finished->getArray("items")->getObject(0)->getValue<std::string>("status"), "finished");
+}
+
+class LivepushTest : public ProviderTest {
+ protected:
+  void SetUp() override {
+    ProviderTest::SetUp();
+    host_.settings->set("api_base", box_.url("/livepush/octopus"));
+    host_.settings->set("accounts_base", box_.url("/livepush/squid"));
+    host_.auth = {"Authorization", "Bearer " + livepush_token()};
+  }
+  ConnectorHost host_{"livepush"};
+};
+
+TEST_F(LivepushTest, EveryActionAnswersFromTheApi) {
+  auto account = host_.invoke("get_account", "{}");
+  expect_ok(account, "get_account");
+  EXPECT_EQ(account.object()->getValue<std::string>("id"), "us_sandbox");
+  EXPECT_NE(host_.requests.back().find("/livepush/squid/account/this"), std::string::npos);
+  auto created = host_.invoke("create_stream", R"({"name":"Show","category":"schedule"})");
+  expect_ok(created, "create_stream");
+  std::string id = created.object()->getValue<std::string>("id");
+  EXPECT_EQ(host_.invoke("list_streams", "{}").object()->getArray("streams")->size(), 2u);
+  auto got = host_.invoke("get_stream", R"({"stream_id":")" + id + R"("})");
+  expect_ok(got, "get_stream");
+  EXPECT_EQ(got.object()->getValue<std::string>("id"), id);  // the {data} wrapper is gone
+  EXPECT_EQ(host_.invoke("list_destinations", "{}").object()->getArray("destinations")->size(), 2u);
+  auto toggled = host_.invoke("set_destination_enabled",
+                              R"({"stream_id":")" + id + R"(","destination_id":"pb_twitch1","enabled":true})");
+  expect_ok(toggled, "set_destination_enabled");
+  EXPECT_FALSE(toggled.object()->getObject("destination")->getValue<bool>("isDisabled"));
+  EXPECT_EQ(host_.invoke("list_recordings", "{}").object()->getArray("recordings")->size(), 1u);
+}
+
+TEST_F(LivepushTest, ProviderErrorsAreQuotedWithTheirStatus) {
+  auto r = host_.invoke("get_stream", R"({"stream_id":"st_missing"})");
+  EXPECT_FALSE(r.ok);
+  EXPECT_EQ(r.code, "provider_error");
+  EXPECT_EQ(r.message, "Livepush answered HTTP 404: Stream not found (Not Found)");
+}
+
+TEST_F(LivepushTest, StreamCreatedFiresOncePerNewStream) {
+  auto first = host_.invoke("stream_created", R"({"params":{},"cursor":null})");
+  ASSERT_TRUE(first.ok) << first.json;
+  EXPECT_EQ(first.object()->getArray("items")->size(), 0u);
+  expect_ok(host_.invoke("create_stream", R"({"name":"New one"})"), "create_stream");
+  std::ostringstream c;
+  Poco::JSON::Stringifier::condense(first.object()->get("cursor"), c);
+  auto second = host_.invoke("stream_created", R"({"params":{},"cursor":)" + c.str() + "}");
+  ASSERT_EQ(second.object()->getArray("items")->size(), 1u);
+  EXPECT_EQ(second.object()->getArray("items")->getObject(0)->getObject("metadata")->getValue<std::string>("name"), "New one");
+}
+
+class OmeTest : public ProviderTest {
+ protected:
+  void SetUp() override {
+    ProviderTest::SetUp();
+    host_.settings->set("api_base", box_.url("/ome"));
+    host_.settings->set("ovenstudio_base", box_.url("/ovenstudio"));
+    host_.settings->set("ovenstudio_token", "ovenstudio-token");
+    host_.auth = {"Authorization", "Basic " + b64("ome-access-token")};
+  }
+  ConnectorHost host_{"ovenmediaengine"};
+};
+
+TEST_F(OmeTest, EveryApiActionAnswersFromTheServer) {
+  EXPECT_EQ(host_.invoke("list_vhosts", "{}").object()->getArray("vhosts")->getElement<std::string>(0), "default");
+  EXPECT_EQ(host_.invoke("list_apps", R"({"vhost":"default"})").object()->getArray("apps")->size(), 2u);
+  auto pulled = host_.invoke("create_pull_stream",
+                             R"({"name":"cam","urls":["rtsp://192.0.2.1/cam"],"properties":{"persistent":true}})");
+  expect_ok(pulled, "create_pull_stream");
+  EXPECT_EQ(pulled.object()->getValue<std::string>("name"), "cam");
+  EXPECT_EQ(host_.invoke("list_streams", "{}").object()->getArray("streams")->size(), 2u);
+  EXPECT_EQ(host_.invoke("get_stream", R"({"stream":"cam"})").object()->getObject("input")->getValue<std::string>("sourceType"), "Pull");
+  auto push = host_.invoke("start_push", R"({"id":"yt","stream_name":"stream","protocol":"rtmp","url":"rtmp://192.0.2.9/live","stream_key":"k"})");
+  expect_ok(push, "start_push");
+  EXPECT_EQ(push.object()->getValue<std::string>("state"), "pushing");
+  EXPECT_EQ(host_.invoke("list_pushes", "{}").object()->getArray("pushes")->size(), 1u);
+  expect_ok(host_.invoke("stop_push", R"({"id":"yt"})"), "stop_push");
+  expect_ok(host_.invoke("start_record", R"({"id":"r1","stream_name":"stream","interval":60000,"segmentation_rule":"continuity"})"),
+            "start_record");
+  EXPECT_EQ(host_.invoke("list_records", R"({"id":"r1"})").object()->getArray("records")->size(), 1u);
+  expect_ok(host_.invoke("stop_record", R"({"id":"r1"})"), "stop_record");
+  expect_ok(host_.invoke("get_stats", R"({"vhost":"default"})"), "get_stats vhost");
+  expect_ok(host_.invoke("get_stats", R"({"app":"app"})"), "get_stats app");
+  auto stats = host_.invoke("get_stats", R"({"app":"app","stream":"cam"})");
+  expect_ok(stats, "get_stats stream");
+  EXPECT_GT(stats.object()->getValue<std::int64_t>("totalBytesIn"), 0);
+  auto deleted = host_.invoke("delete_stream", R"({"stream":"cam"})");
+  expect_ok(deleted, "delete_stream");
+  EXPECT_EQ(host_.invoke("list_streams", "{}").object()->getArray("streams")->size(), 1u);
+}
+
+TEST_F(OmeTest, ProviderErrorsAreQuotedWithTheirStatus) {
+  const std::string push = R"({"id":"dup","stream_name":"stream","protocol":"srt","url":"srt://192.0.2.9:9000"})";
+  expect_ok(host_.invoke("start_push", push), "start_push");
+  auto dup = host_.invoke("start_push", push);
+  EXPECT_EQ(dup.code, "provider_error");
+  EXPECT_EQ(dup.message, "OvenMediaEngine answered HTTP 409: Duplicate ID already exists");
+  host_.auth = {"Authorization", "Basic " + b64("wrong")};
+  EXPECT_EQ(host_.invoke("list_vhosts", "{}").message, "OvenMediaEngine answered HTTP 401: Unauthorized");
+}
+
+TEST_F(OmeTest, MissingApiBaseIsAClearSettingsError) {
+  host_.settings->remove("api_base");
+  auto r = host_.invoke("list_vhosts", "{}");
+  EXPECT_EQ(r.code, "invalid_settings");
+  EXPECT_NE(r.message.find("api_base"), std::string::npos);
+}
+
+TEST_F(OmeTest, SignUrlMatchesTheTestVectorWithTheSecretSetting) {
+  host_.settings->set("signed_policy_secret", "1kU^b6");
+  auto r = host_.invoke("sign_url", R"({"url":"ws://192.168.0.100:3333/app/stream","url_expire":1399721581})");
+  expect_ok(r, "sign_url");
+  EXPECT_EQ(r.object()->getValue<std::string>("signature"), "dvVdBpoxAeCPl94Kt5RoiqLI0YE");
+  EXPECT_TRUE(host_.requests.empty());  // computed locally
+  host_.settings->remove("signed_policy_secret");
+  auto none = host_.invoke("sign_url", R"({"url":"ws://h:1/a/s","expires_in_seconds":60})");
+  EXPECT_EQ(none.code, "invalid_settings");
+  auto relative = host_.invoke("sign_url", R"({"url":"ws://h/a/s","expires_in_seconds":60,"secret":"k"})");
+  expect_ok(relative, "sign_url relative");
+  EXPECT_EQ(relative.object()->getValue<std::string>("url").rfind("ws://h:80/a/s?policy=", 0), 0u);
+}
+
+TEST_F(OmeTest, OvenStudioSignedUrlSendsItsOwnBearerToken) {
+  auto r = host_.invoke("ovenstudio_signed_url", R"({"stream_name":"stream","date_less_than":"2030-01-01T00:00:00Z"})");
+  expect_ok(r, "ovenstudio_signed_url");
+  EXPECT_EQ(r.object()->getValue<std::string>("url").rfind("https://", 0), 0u);
+  EXPECT_NE(host_.requests.back().find(" noauth"), std::string::npos);
+  EXPECT_EQ(host_.request_headers.back()["Authorization"], "Bearer ovenstudio-token");
+  ASSERT_EQ(http("POST", "/_control/ome/ovenstudio", R"({"aws_signed_url_enabled":false})").first, 200);
+  auto off = host_.invoke("ovenstudio_signed_url", R"({"stream_name":"stream","date_less_than":"2030-01-01T00:00:00Z"})");
+  EXPECT_EQ(off.code, "provider_error");
+  EXPECT_NE(off.message.find("HTTP 400: AWS Signed URL is not enabled"), std::string::npos);
+}
+
+TEST_F(OmeTest, StreamStartedFiresWhenAnEncoderPublishes) {
+  auto first = host_.invoke("stream_started", R"({"params":{"app":"live"},"cursor":null})");
+  ASSERT_TRUE(first.ok) << first.json;
+  EXPECT_EQ(first.object()->getArray("items")->size(), 0u);
+  ASSERT_EQ(http("POST", "/_control/ome/vhosts/default/apps/live/streams/cam1/publish").first, 200);
+  std::ostringstream c;
+  Poco::JSON::Stringifier::condense(first.object()->get("cursor"), c);
+  auto second = host_.invoke("stream_started", R"({"params":{"app":"live"},"cursor":)" + c.str() + "}");
+  ASSERT_EQ(second.object()->getArray("items")->size(), 1u);
+  EXPECT_EQ(second.object()->getArray("items")->getObject(0)->getValue<std::string>("name"), "cam1");
+  std::ostringstream c2;
+  Poco::JSON::Stringifier::condense(second.object()->get("cursor"), c2);
+  EXPECT_EQ(host_.invoke("stream_started", R"({"params":{"app":"live"},"cursor":)" + c2.str() + "}")
+                .object()->getArray("items")->size(), 0u);
+}
+
+}  // namespace
+}  // namespace weft::test
