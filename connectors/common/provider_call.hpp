@@ -75,7 +75,8 @@ inline std::string get_string(const ObjectPtr& o, const std::string& key, bool r
       if (!s.empty() || !required) return s;
     }
   }
-  if (required) throw sdk::Error("invalid_input", "input field '" + key + "' is required (a non-empty string)");
+  if (required)
+    throw sdk::Error("invalid_input", "input field '" + key + "' is required (a non-empty string)");
   return {};
 }
 
@@ -106,10 +107,12 @@ inline ObjectPtr settings(sdk::Call& call) {
 inline std::string base_url(const ObjectPtr& settings, const std::string& key) {
   std::string v = get_string(settings, key, false);
   if (v.empty())
-    throw sdk::Error("invalid_settings", "setting '" + key +
-                                             "' is not set; add it with `weft connections add … --set " + key + "=URL`");
+    throw sdk::Error(
+        "invalid_settings",
+        "setting '" + key + "' is not set; add it with `weft connections add … --set " + key + "=URL`");
   if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
-    throw sdk::Error("invalid_settings", "setting '" + key + "' must be an http:// or https:// URL, got '" + v + "'");
+    throw sdk::Error("invalid_settings",
+                     "setting '" + key + "' must be an http:// or https:// URL, got '" + v + "'");
   while (!v.empty() && v.back() == '/') v.pop_back();
   return v;
 }
@@ -119,9 +122,9 @@ struct HttpRequest {
   std::string url;
   std::vector<std::pair<std::string, std::string>> query;
   std::map<std::string, std::string> headers;
-  Var json;                // sent as the JSON body when not empty
+  Var json;  // sent as the JSON body when not empty
   bool has_json = false;
-  bool auth = true;        // false: the host adds no credentials (the connector sends its own)
+  bool auth = true;  // false: the host adds no credentials (the connector sends its own)
 };
 
 struct HttpReply {
@@ -163,7 +166,9 @@ inline HttpReply parse_reply(const std::string& response_json) {
 
 // Sends r through the host. Returns the reply for every HTTP status; throws the host's error when
 // there was no response.
-inline HttpReply send(sdk::Call& call, const HttpRequest& r) { return parse_reply(call.http(request_json(r))); }
+inline HttpReply send(sdk::Call& call, const HttpRequest& r) {
+  return parse_reply(call.http(request_json(r)));
+}
 
 // Extracts the provider's human message from an error body, or "" when it has none.
 using MessageOf = std::function<std::string(const Var& body)>;

@@ -6,6 +6,8 @@
 
 namespace {
 
+// The generated manifest.inc is a string literal; cppcheck does not see it.
+// cppcheck-suppress internalAstError
 const char kManifest[] =
 #include "manifest.inc"
     ;
@@ -33,8 +35,12 @@ std::string expand(std::string path, const std::vector<std::pair<std::string, st
 class Livepush : public weft::sdk::Connector {
  public:
   explicit Livepush(std::string_view /*settings*/) {
-    on("get_account", [](Call& c, std::string_view) { return stringify(unwrap(call(c, "accounts_base", "GET", "/account/this"))); });
-    on("list_streams", [](Call& c, std::string_view) { return wrap("streams", call(c, "api_base", "GET", "/streams/mine")); });
+    on("get_account", [](Call& c, std::string_view) {
+      return stringify(unwrap(call(c, "accounts_base", "GET", "/account/this")));
+    });
+    on("list_streams", [](Call& c, std::string_view) {
+      return wrap("streams", call(c, "api_base", "GET", "/streams/mine"));
+    });
     on("create_stream", [](Call& c, std::string_view in) {
       ObjectPtr i = parse_object(in, "input");
       ObjectPtr body = new Object;
@@ -46,8 +52,9 @@ class Livepush : public weft::sdk::Connector {
       std::string id = get_string(parse_object(in, "input"), "stream_id");
       return stringify(unwrap(call(c, "api_base", "GET", "/streams/" + url_segment(id))));
     });
-    on("list_destinations",
-       [](Call& c, std::string_view) { return wrap("destinations", call(c, "api_base", "GET", "/streams/me/destinations")); });
+    on("list_destinations", [](Call& c, std::string_view) {
+      return wrap("destinations", call(c, "api_base", "GET", "/streams/me/destinations"));
+    });
     on("set_destination_enabled", [](Call& c, std::string_view in) {
       ObjectPtr i = parse_object(in, "input");
       std::string sid = get_string(i, "stream_id");
@@ -55,7 +62,8 @@ class Livepush : public weft::sdk::Connector {
       bool enabled = i->getValue<bool>("enabled");
       std::string tmpl = get_string(settings(c), "destination_toggle_path", false);
       if (tmpl.empty()) tmpl = "/streams/{stream_id}/destinations/{destination_id}/{action}";
-      std::string path = expand(tmpl, {{"stream_id", sid}, {"destination_id", did}, {"action", enabled ? "enable" : "disable"}});
+      std::string path = expand(
+          tmpl, {{"stream_id", sid}, {"destination_id", did}, {"action", enabled ? "enable" : "disable"}});
       Var answer = call(c, "api_base", "PUT", path);
       ObjectPtr out = new Object;
       out->set("stream_id", sid);
@@ -65,8 +73,9 @@ class Livepush : public weft::sdk::Connector {
       out->set("destination", as_object(dest) ? dest : Var());
       return stringify(out);
     });
-    on("list_recordings",
-       [](Call& c, std::string_view) { return wrap("recordings", call(c, "api_base", "GET", "/streams/me/recordings")); });
+    on("list_recordings", [](Call& c, std::string_view) {
+      return wrap("recordings", call(c, "api_base", "GET", "/streams/me/recordings"));
+    });
     on("stream_created", [](Call& c, std::string_view in) {
       auto [params, cursor] = trigger_input(in);
       std::vector<std::pair<std::string, Var>> ids;

@@ -8,6 +8,8 @@
 
 namespace {
 
+// The generated manifest.inc is a string literal; cppcheck does not see it.
+// cppcheck-suppress internalAstError
 const char kManifest[] =
 #include "manifest.inc"
     ;
@@ -27,7 +29,9 @@ Where where(const ObjectPtr& in) {
   return w;
 }
 
-std::string app_path(const Where& w) { return "/v1/vhosts/" + url_segment(w.vhost) + "/apps/" + url_segment(w.app); }
+std::string app_path(const Where& w) {
+  return "/v1/vhosts/" + url_segment(w.vhost) + "/apps/" + url_segment(w.app);
+}
 
 // Calls the OME API and returns the `response` member of {statusCode, message, response}.
 Var ome(Call& c, const std::string& method, const std::string& path, const Var& body = Var()) {
@@ -94,7 +98,8 @@ std::string sign_url(Call& c, std::string_view input) {
   if (in->has("url_expire")) {
     p.url_expire_ms = in->getValue<std::int64_t>("url_expire");
   } else if (in->has("expires_in_seconds")) {
-    p.url_expire_ms = Poco::Timestamp().epochMicroseconds() / 1000 + in->getValue<std::int64_t>("expires_in_seconds") * 1000;
+    p.url_expire_ms = Poco::Timestamp().epochMicroseconds() / 1000 +
+                      in->getValue<std::int64_t>("expires_in_seconds") * 1000;
   } else {
     throw Error("invalid_input", "give url_expire (epoch milliseconds) or expires_in_seconds");
   }
@@ -104,8 +109,9 @@ std::string sign_url(Call& c, std::string_view input) {
   std::string secret = get_string(in, "secret", false);
   if (secret.empty()) secret = get_string(settings(c), "signed_policy_secret", false);
   if (secret.empty())
-    throw Error("invalid_settings", "no SignedPolicy secret: set the connection's signed_policy_secret setting "
-                                    "(Server.xml <SignedPolicy><SecretKey>) or pass `secret`");
+    throw Error("invalid_settings",
+                "no SignedPolicy secret: set the connection's signed_policy_secret setting "
+                "(Server.xml <SignedPolicy><SecretKey>) or pass `secret`");
   std::string policy_key = get_string(in, "policy_query_key", false);
   std::string signature_key = get_string(in, "signature_query_key", false);
   ome::Signed s;
@@ -129,8 +135,9 @@ std::string ovenstudio_signed_url(Call& c, std::string_view input) {
   ObjectPtr st = settings(c);
   std::string token = get_string(st, "ovenstudio_token", false);
   if (token.empty())
-    throw Error("invalid_settings", "setting 'ovenstudio_token' is not set; create a REST API token in OvenStudio "
-                                    "(Settings -> REST API) and store it with --set ovenstudio_token=…");
+    throw Error("invalid_settings",
+                "setting 'ovenstudio_token' is not set; create a REST API token in OvenStudio "
+                "(Settings -> REST API) and store it with --set ovenstudio_token=…");
   ObjectPtr body = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   std::string less = get_string(in, "date_less_than");
   std::string greater = get_string(in, "date_greater_than", false);
@@ -203,21 +210,24 @@ class OvenMediaEngine : public weft::sdk::Connector {
   explicit OvenMediaEngine(std::string_view /*settings*/) {
     on("list_vhosts", [](Call& c, std::string_view) { return wrap("vhosts", ome(c, "GET", "/v1/vhosts")); });
     on("list_apps", [](Call& c, std::string_view in) {
-      return wrap("apps", ome(c, "GET", "/v1/vhosts/" + url_segment(where(parse_object(in, "input")).vhost) + "/apps"));
+      return wrap("apps", ome(c, "GET",
+                              "/v1/vhosts/" + url_segment(where(parse_object(in, "input")).vhost) + "/apps"));
     });
     on("list_streams", [](Call& c, std::string_view in) {
       return wrap("streams", ome(c, "GET", app_path(where(parse_object(in, "input"))) + "/streams"));
     });
     on("get_stream", [](Call& c, std::string_view in) {
       ObjectPtr i = parse_object(in, "input");
-      return stringify(ome(c, "GET", app_path(where(i)) + "/streams/" + url_segment(get_string(i, "stream"))));
+      return stringify(
+          ome(c, "GET", app_path(where(i)) + "/streams/" + url_segment(get_string(i, "stream"))));
     });
     on("create_pull_stream", [](Call& c, std::string_view in) {
       ObjectPtr i = parse_object(in, "input");
       ObjectPtr body = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
       body->set("name", get_string(i, "name"));
       ArrayPtr urls = as_array(i->get("urls"));
-      if (!urls || urls->size() == 0) throw Error("invalid_input", "input field 'urls' needs at least one URL");
+      if (!urls || urls->size() == 0)
+        throw Error("invalid_input", "input field 'urls' needs at least one URL");
       body->set("urls", urls);
       if (i->has("properties")) body->set("properties", i->get("properties"));
       return stringify(first_of(ome(c, "POST", app_path(where(i)) + "/streams", body)));
@@ -260,7 +270,8 @@ class OvenMediaEngine : public weft::sdk::Connector {
       std::string path = "/v1/stats/current/vhosts/" + url_segment(vhost.empty() ? "default" : vhost);
       std::string app = get_string(i, "app", false);
       std::string stream = get_string(i, "stream", false);
-      if (!stream.empty() && app.empty()) throw Error("invalid_input", "get_stats: 'stream' needs 'app' as well");
+      if (!stream.empty() && app.empty())
+        throw Error("invalid_input", "get_stats: 'stream' needs 'app' as well");
       if (!app.empty()) path += "/apps/" + url_segment(app);
       if (!stream.empty()) path += "/streams/" + url_segment(stream);
       return stringify(ome(c, "GET", path));

@@ -21,10 +21,10 @@
 namespace weft::connectors::ome {
 
 struct Policy {
-  std::int64_t url_expire_ms = 0;                 // required
+  std::int64_t url_expire_ms = 0;  // required
   std::optional<std::int64_t> url_activate_ms;
   std::optional<std::int64_t> stream_expire_ms;
-  std::optional<std::string> allow_ip;            // CIDR
+  std::optional<std::string> allow_ip;  // CIDR
 };
 
 inline std::string base64url_nopad(const std::string& bytes) {
@@ -84,7 +84,8 @@ inline std::string with_explicit_port(const std::string& url) {
   bool has_port = colon != std::string::npos && (bracket == std::string::npos || colon > bracket);
   if (has_port) return url;
   int port = default_port(scheme);
-  if (port == 0) throw std::invalid_argument("URL '" + url + "' needs an explicit port (scheme " + scheme + ")");
+  if (port == 0)
+    throw std::invalid_argument("URL '" + url + "' needs an explicit port (scheme " + scheme + ")");
   return url.substr(0, host_end) + ":" + std::to_string(port) + url.substr(host_end);
 }
 
@@ -99,7 +100,8 @@ struct Signed {
 inline Signed sign(const std::string& url, const std::string& secret, const Policy& p,
                    const std::string& policy_key = "policy", const std::string& signature_key = "signature") {
   if (secret.empty()) throw std::invalid_argument("the SignedPolicy secret is empty");
-  if (p.url_expire_ms <= 0) throw std::invalid_argument("url_expire must be a positive epoch time in milliseconds");
+  if (p.url_expire_ms <= 0)
+    throw std::invalid_argument("url_expire must be a positive epoch time in milliseconds");
   Signed s;
   s.policy_json = policy_json(p);
   s.policy = base64url_nopad(s.policy_json);
@@ -107,7 +109,8 @@ inline Signed sign(const std::string& url, const std::string& secret, const Poli
   auto hash = base.find('#');
   std::string fragment = hash == std::string::npos ? "" : base.substr(hash);
   base = base.substr(0, hash);
-  std::string to_sign = base + (base.find('?') == std::string::npos ? "?" : "&") + policy_key + "=" + s.policy;
+  std::string to_sign =
+      base + (base.find('?') == std::string::npos ? "?" : "&") + policy_key + "=" + s.policy;
   s.signature = base64url_nopad(hmac_sha1(secret, to_sign));
   s.url = to_sign + "&" + signature_key + "=" + s.signature + fragment;
   return s;

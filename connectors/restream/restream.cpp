@@ -5,6 +5,8 @@
 
 namespace {
 
+// The generated manifest.inc is a string literal; cppcheck does not see it.
+// cppcheck-suppress internalAstError
 const char kManifest[] =
 #include "manifest.inc"
     ;
@@ -16,9 +18,11 @@ class Restream : public weft::sdk::Connector {
  public:
   explicit Restream(std::string_view /*settings*/) {
     on("get_profile", [](Call& c, std::string_view) { return stringify(get(c, "/v2/user/profile")); });
-    on("list_channels", [](Call& c, std::string_view) { return wrap("channels", get(c, "/v2/user/channel/all")); });
+    on("list_channels",
+       [](Call& c, std::string_view) { return wrap("channels", get(c, "/v2/user/channel/all")); });
     on("get_channel", [](Call& c, std::string_view in) {
-      return stringify(get(c, "/v2/user/channel/" + url_segment(get_string(parse_object(in, "input"), "channel_id"))));
+      return stringify(
+          get(c, "/v2/user/channel/" + url_segment(get_string(parse_object(in, "input"), "channel_id"))));
     });
     on("set_channel_enabled", [](Call& c, std::string_view in) {
       ObjectPtr i = parse_object(in, "input");
@@ -31,7 +35,8 @@ class Restream : public weft::sdk::Connector {
       return stringify(out);
     });
     on("get_channel_meta", [](Call& c, std::string_view in) {
-      return stringify(get(c, "/v2/user/channel-meta/" + url_segment(get_string(parse_object(in, "input"), "channel_id"))));
+      return stringify(get(
+          c, "/v2/user/channel-meta/" + url_segment(get_string(parse_object(in, "input"), "channel_id"))));
     });
     on("update_channel_title", [](Call& c, std::string_view in) {
       ObjectPtr i = parse_object(in, "input");
@@ -46,7 +51,8 @@ class Restream : public weft::sdk::Connector {
       if (i->has("description")) out->set("description", description);
       return stringify(out);
     });
-    on("list_platforms", [](Call& c, std::string_view) { return wrap("platforms", get(c, "/v2/platform/all")); });
+    on("list_platforms",
+       [](Call& c, std::string_view) { return wrap("platforms", get(c, "/v2/platform/all")); });
     on("list_servers", [](Call& c, std::string_view) { return wrap("servers", get(c, "/v2/server/all")); });
     on("get_stream_key", [](Call& c, std::string_view) { return stringify(get(c, "/v2/user/streamKey")); });
     on("list_upcoming_events", [](Call& c, std::string_view in) {
@@ -56,17 +62,21 @@ class Restream : public weft::sdk::Connector {
       if (i->has("scheduled")) q.emplace_back("scheduled", i->getValue<bool>("scheduled") ? "true" : "false");
       return wrap("events", get(c, "/v2/user/events/upcoming", q));
     });
-    on("list_live_events", [](Call& c, std::string_view) { return wrap("events", get(c, "/v2/user/events/in-progress")); });
+    on("list_live_events",
+       [](Call& c, std::string_view) { return wrap("events", get(c, "/v2/user/events/in-progress")); });
     on("list_event_history", [](Call& c, std::string_view in) {
       ObjectPtr i = parse_object(in, "input");
-      return stringify(history_page(c, i->optValue<int>("page", 1), i->optValue<int>("limit", kDefaultLimit)));
+      return stringify(
+          history_page(c, i->optValue<int>("page", 1), i->optValue<int>("limit", kDefaultLimit)));
     });
     on("get_event", [](Call& c, std::string_view in) {
-      return stringify(get(c, "/v2/user/events/" + url_segment(get_string(parse_object(in, "input"), "event_id"))));
+      return stringify(
+          get(c, "/v2/user/events/" + url_segment(get_string(parse_object(in, "input"), "event_id"))));
     });
     on("get_event_stream_key", [](Call& c, std::string_view in) {
-      return stringify(
-          get(c, "/v2/user/events/" + url_segment(get_string(parse_object(in, "input"), "event_id")) + "/streamKey"));
+      return stringify(get(c, "/v2/user/events/" +
+                                  url_segment(get_string(parse_object(in, "input"), "event_id")) +
+                                  "/streamKey"));
     });
     on("event_started", [](Call& c, std::string_view in) {
       auto [params, cursor] = trigger_input(in);
@@ -102,7 +112,8 @@ class Restream : public weft::sdk::Connector {
     check(reply, "Restream", restream::error_message);
     return json_body(reply, "Restream");
   }
-  static Var get(Call& c, const std::string& path, const std::vector<std::pair<std::string, std::string>>& q = {}) {
+  static Var get(Call& c, const std::string& path,
+                 const std::vector<std::pair<std::string, std::string>>& q = {}) {
     return call(c, "GET", path, Var(), q);
   }
   static std::string wrap(const std::string& key, const Var& list) {
@@ -111,7 +122,8 @@ class Restream : public weft::sdk::Connector {
     return stringify(o);
   }
   static Var history_page(Call& c, int page, int limit) {
-    return get(c, "/v2/user/events/history", {{"page", std::to_string(page)}, {"limit", std::to_string(limit)}});
+    return get(c, "/v2/user/events/history",
+               {{"page", std::to_string(page)}, {"limit", std::to_string(limit)}});
   }
   static std::vector<std::pair<std::string, Var>> events_by_id(const ArrayPtr& events) {
     std::vector<std::pair<std::string, Var>> out;

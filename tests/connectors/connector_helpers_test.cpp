@@ -21,8 +21,9 @@ TEST(SignedPolicy, MatchesTheDocumentedTestVector) {
 
 TEST(SignedPolicy, PolicyHoldsOptionalFieldsAndHasNoPadding) {
   ome::Policy p{1700000000000, 1690000000000, 1710000000000, std::string("192.168.0.0/24")};
-  EXPECT_EQ(ome::policy_json(p),
-            R"({"url_expire":1700000000000,"url_activate":1690000000000,"stream_expire":1710000000000,"allow_ip":"192.168.0.0/24"})");
+  EXPECT_EQ(
+      ome::policy_json(p),
+      R"({"url_expire":1700000000000,"url_activate":1690000000000,"stream_expire":1710000000000,"allow_ip":"192.168.0.0/24"})");
   ome::Signed s = ome::sign("https://h/app/s", "k", p);
   EXPECT_EQ(s.policy.find('='), std::string::npos);
   EXPECT_EQ(s.policy.find('+'), std::string::npos);
@@ -37,7 +38,8 @@ TEST(SignedPolicy, WritesOutTheDefaultPortAndKeepsExistingQuery) {
   EXPECT_EQ(ome::with_explicit_port("http://[::1]:8080/a"), "http://[::1]:8080/a");
   EXPECT_THROW(ome::with_explicit_port("srt://h/a"), std::invalid_argument);
   EXPECT_THROW(ome::with_explicit_port("no-scheme"), std::invalid_argument);
-  EXPECT_EQ(ome::sign("ws://h:1/a?x=1", "k", {5, {}, {}, {}}).url.find("?x=1&policy="), std::string("ws://h:1/a").size());
+  EXPECT_EQ(ome::sign("ws://h:1/a?x=1", "k", {5, {}, {}, {}}).url.find("?x=1&policy="),
+            std::string("ws://h:1/a").size());
   EXPECT_THROW(ome::sign("ws://h:1/a", "", {5, {}, {}, {}}), std::invalid_argument);
   EXPECT_THROW(ome::sign("ws://h:1/a", "k", {0, {}, {}, {}}), std::invalid_argument);
 }
@@ -48,7 +50,10 @@ TEST(ProviderCall, PathSegmentsAreFullyEncoded) {
 }
 
 TEST(ProviderCall, RestreamErrorBodyBecomesProviderErrorQuotingIt) {
-  HttpReply r{401, {}, R"({"error":{"statusCode":401,"status":401,"code":401,"message":"Invalid token: expired","name":"invalid_token"}})"};
+  HttpReply r{
+      401,
+      {},
+      R"({"error":{"statusCode":401,"status":401,"code":401,"message":"Invalid token: expired","name":"invalid_token"}})"};
   try {
     check(r, "Restream", restream::error_message);
     FAIL() << "no throw";
@@ -105,7 +110,8 @@ TEST(ProviderCall, OvenStudioSignedUrlIsFoundInEveryAcceptedShape) {
   EXPECT_EQ(ome::signed_url_of("https://cf/x.m3u8?a"), "https://cf/x.m3u8?a");
   EXPECT_EQ(ome::signed_url_of(R"("https://cf/y")"), "https://cf/y");
   EXPECT_EQ(ome::signed_url_of(R"({"url":"https://cf/z"})"), "https://cf/z");
-  EXPECT_EQ(ome::signed_url_of(R"({"statusCode":200,"response":{"signedUrl":"https://cf/w"}})"), "https://cf/w");
+  EXPECT_EQ(ome::signed_url_of(R"({"statusCode":200,"response":{"signedUrl":"https://cf/w"}})"),
+            "https://cf/w");
   EXPECT_EQ(ome::signed_url_of(R"({"response":"https://cf/v"})"), "https://cf/v");
   EXPECT_EQ(ome::signed_url_of(R"({"response":{"other":1}})"), "");
 }

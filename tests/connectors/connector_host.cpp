@@ -139,8 +139,8 @@ weft_status host_state_set(weft_call_ctx* ctx, const char* key, size_t len, cons
   return WEFT_OK;
 }
 
-const weft_host kHost{sizeof(weft_host), WEFT_ABI_MAJOR, WEFT_ABI_MINOR, host_alloc, host_free, host_log,
-                      host_http, host_context, host_state_get, host_state_set};
+const weft_host kHost{sizeof(weft_host), WEFT_ABI_MAJOR, WEFT_ABI_MINOR, host_alloc,     host_free,
+                      host_log,          host_http,      host_context,   host_state_get, host_state_set};
 
 // Schema check of doc against schema; "" when it fits, else the first violations.
 std::string violations(const Var& schema_doc, const Var& doc) {
@@ -190,7 +190,9 @@ ConnectorHost::ConnectorHost(const std::string& id) {
     ADD_FAILURE() << id << ": entry returned null";
     return;
   }
-  manifest = Poco::JSON::Parser().parse(std::string(table_->manifest_json, table_->manifest_len)).extract<ObjectPtr>();
+  manifest = Poco::JSON::Parser()
+                 .parse(std::string(table_->manifest_json, table_->manifest_len))
+                 .extract<ObjectPtr>();
   settings = new Poco::JSON::Object;
   if (ObjectPtr s = manifest->getObject("settings"))
     for (const auto& [k, v] : *s) {
@@ -230,7 +232,8 @@ Invocation ConnectorHost::invoke(const std::string& operation, const std::string
   }
   weft_call_ctx ctx{this, operation};
   weft_buf out{nullptr, 0};
-  weft_status st = table_->invoke(instance_, operation.c_str(), input_json.data(), input_json.size(), &ctx, &out);
+  weft_status st =
+      table_->invoke(instance_, operation.c_str(), input_json.data(), input_json.size(), &ctx, &out);
   r.json = out.ptr == nullptr ? "" : std::string(out.ptr, out.len);
   std::free(out.ptr);
   r.ok = st == WEFT_OK;

@@ -42,10 +42,10 @@ class ConnectorHost {
   Invocation invoke(const std::string& operation, const std::string& input_json);
 
   Poco::JSON::Object::Ptr manifest;
-  Poco::JSON::Object::Ptr settings;                 // defaults from the manifest; tests override
-  std::pair<std::string, std::string> auth;        // header added when a request has auth != false
-  std::map<std::string, std::string> state;        // state_get/set
-  std::vector<std::string> requests;               // "METHOD url [auth|noauth]" of every HTTP call
+  Poco::JSON::Object::Ptr settings;          // defaults from the manifest; tests override
+  std::pair<std::string, std::string> auth;  // header added when a request has auth != false
+  std::map<std::string, std::string> state;  // state_get/set
+  std::vector<std::string> requests;         // "METHOD url [auth|noauth]" of every HTTP call
   std::vector<std::map<std::string, std::string>> request_headers;
 
   struct Impl;

@@ -1,7 +1,6 @@
 // The restream, livepush and ovenmediaengine connectors as built .so files, loaded with dlopen,
 // driven over real HTTP against the in-process provider sandbox: every action's happy path, the
 // provider's error turned into a provider_error quoting it, and the polling triggers.
-#include <Poco/Base64Encoder.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/Net/HTTPClientSession.h>
@@ -30,7 +29,8 @@ class ProviderTest : public ::testing::Test {
   }
 
   // A raw HTTP call to the sandbox (OAuth dance and control endpoints).
-  std::pair<int, std::string> http(const std::string& method, const std::string& path, const std::string& body = "",
+  std::pair<int, std::string> http(const std::string& method, const std::string& path,
+                                   const std::string& body = "",
                                    const std::string& content_type = "application/json",
                                    std::string* location = nullptr) {
     Poco::Net::HTTPClientSession s("127.0.0.1", box_.port());
@@ -56,32 +56,29 @@ class ProviderTest : public ::testing::Test {
   }
 
   std::string restream_token() {
-    std::string code = code_from("/restream/login?response_type=code&client_id=sandbox-client&redirect_uri=http://127.0.0.1:9/cb");
-    auto [status, body] = http("POST", "/restream/oauth/token",
-                               "grant_type=authorization_code&client_id=sandbox-client&client_secret=sandbox-secret"
-                               "&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code=" + code,
-                               "application/x-www-form-urlencoded");
+    std::string code = code_from(
+        "/restream/login?response_type=code&client_id=sandbox-client&redirect_uri=http://127.0.0.1:9/cb");
+    auto [status, body] =
+        http("POST", "/restream/oauth/token",
+             "grant_type=authorization_code&client_id=sandbox-client&client_secret=sandbox-secret"
+             "&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code=" +
+                 code,
+             "application/x-www-form-urlencoded");
     EXPECT_EQ(status, 200) << body;
     return Poco::JSON::Parser().parse(body).extract<ObjectPtr>()->getValue<std::string>("access_token");
   }
 
   std::string livepush_token() {
-    std::string code = code_from("/livepush/id/oauth2/authorize?client_id=sandbox-client&response_type=code"
-                                 "&redirect_uri=http://127.0.0.1:9/cb&scope=streams.read,streams.create");
-    auto [status, body] = http("GET", "/livepush/tokens/oauth2/access_token?grant_type=authorization_code"
-                                      "&client_id=sandbox-client&client_secret=sandbox-secret"
-                                      "&redirect_uri=http://127.0.0.1:9/cb&code=" + code);
+    std::string code = code_from(
+        "/livepush/id/oauth2/authorize?client_id=sandbox-client&response_type=code"
+        "&redirect_uri=http://127.0.0.1:9/cb&scope=streams.read,streams.create");
+    auto [status, body] = http("GET",
+                               "/livepush/tokens/oauth2/access_token?grant_type=authorization_code"
+                               "&client_id=sandbox-client&client_secret=sandbox-secret"
+                               "&redirect_uri=http://127.0.0.1:9/cb&code=" +
+                                   code);
     EXPECT_EQ(status, 200) << body;
     return Poco::JSON::Parser().parse(body).extract<ObjectPtr>()->getValue<std::string>("access_token");
-  }
-
-  static std::string b64(const std::string& s) {
-    std::ostringstream out;
-    Poco::Base64Encoder enc(out);
-    enc.rdbuf()->setLineLength(0);
-    enc << s;
-    enc.close();
-    return out.str();
   }
 
   static void expect_ok(const Invocation& r, const std::string& what) {
@@ -114,8 +111,9 @@ TEST_F(RestreamTest, EveryActionAnswersFromTheApi) {
   auto disabled = host_.invoke("set_channel_enabled", R"({"channel_id":"101","enabled":false})");
   expect_ok(disabled, "set_channel_enabled");
   EXPECT_FALSE(host_.invoke("get_channel", R"({"channel_id":101})").object()->getValue<bool>("active"));
-  expect_ok(host_.invoke("update_channel_title", R"({"channel_id":102,"title":"Live now","description":"d"})"),
-            "update_channel_title");
+  expect_ok(
+      host_.invoke("update_channel_title", R"({"channel_id":102,"title":"Live now","description":"d"})"),
+      "update_channel_title");
   auto meta = host_.invoke("get_channel_meta", R"({"channel_id":102})");
   expect_ok(meta, "get_channel_meta");
   EXPECT_EQ(meta.object()->getValue<std::string>("title"), "Live now");
@@ -144,18 +142,21 @@ TEST_F(RestreamTest, ProviderErrorsAreQuotedWithTheirStatus) {
   EXPECT_EQ(missing.message, "Restream answered HTTP 404: Channel not found (NotFoundError)");
   host_.auth = {"Authorization", "Bearer revoked"};
   auto unauth = host_.invoke("get_profile", "{}");
-  EXPECT_EQ(unauth.message, "Restream answered HTTP 401: Invalid token: access token is invalid (invalid_token)");
+  EXPECT_EQ(unauth.message,
+            "Restream answered HTTP 401: Invalid token: access token is invalid (invalid_token)");
 }
 
 TEST_F(RestreamTest, PathParametersAreEncoded) {
   auto r = host_.invoke("get_event", R"({"event_id":"../user/profile"})");
   EXPECT_FALSE(r.ok);  // not the profile: the id stays one segment
-  EXPECT_NE(host_.requests.back().find("/v2/user/events/..%2Fuser%2Fprofile"), std::string::npos) << host_.requests.back();
+  EXPECT_NE(host_.requests.back().find("/v2/user/events/..%2Fuser%2Fprofile"), std::string::npos)
+      << host_.requests.back();
 }
 
 TEST_F(RestreamTest, EventTriggersFireOnceEach) {
   auto created = http("POST", "/_control/restream/events", R"({"title":"Launch"})");
-  std::string id = Poco::JSON::Parser().parse(created.second).extract<ObjectPtr>()->getValue<std::string>("id");
+  std::string id =
+      Poco::JSON::Parser().parse(created.second).extract<ObjectPtr>()->getValue<std::string>("id");
   auto poll = [&](const std::string& trigger, const std::string& cursor) {
     auto r = host_.invoke(trigger, R"({"params":{},"cursor":)" + cursor + "}");
     EXPECT_TRUE(r.ok) << r.json;
@@ -207,8 +208,9 @@ TEST_F(LivepushTest, EveryActionAnswersFromTheApi) {
   expect_ok(got, "get_stream");
   EXPECT_EQ(got.object()->getValue<std::string>("id"), id);  // the {data} wrapper is gone
   EXPECT_EQ(host_.invoke("list_destinations", "{}").object()->getArray("destinations")->size(), 2u);
-  auto toggled = host_.invoke("set_destination_enabled",
-                              R"({"stream_id":")" + id + R"(","destination_id":"pb_twitch1","enabled":true})");
+  auto toggled =
+      host_.invoke("set_destination_enabled",
+                   R"({"stream_id":")" + id + R"(","destination_id":"pb_twitch1","enabled":true})");
   expect_ok(toggled, "set_destination_enabled");
   EXPECT_FALSE(toggled.object()->getObject("destination")->getValue<bool>("isDisabled"));
   EXPECT_EQ(host_.invoke("list_recordings", "{}").object()->getArray("recordings")->size(), 1u);
@@ -230,7 +232,9 @@ TEST_F(LivepushTest, StreamCreatedFiresOncePerNewStream) {
   Poco::JSON::Stringifier::condense(first.object()->get("cursor"), c);
   auto second = host_.invoke("stream_created", R"({"params":{},"cursor":)" + c.str() + "}");
   ASSERT_EQ(second.object()->getArray("items")->size(), 1u);
-  EXPECT_EQ(second.object()->getArray("items")->getObject(0)->getObject("metadata")->getValue<std::string>("name"), "New one");
+  EXPECT_EQ(
+      second.object()->getArray("items")->getObject(0)->getObject("metadata")->getValue<std::string>("name"),
+      "New one");
 }
 
 class OmeTest : public ProviderTest {
@@ -240,27 +244,37 @@ class OmeTest : public ProviderTest {
     host_.settings->set("api_base", box_.url("/ome"));
     host_.settings->set("ovenstudio_base", box_.url("/ovenstudio"));
     host_.settings->set("ovenstudio_token", "ovenstudio-token");
-    host_.auth = {"Authorization", "Basic " + b64("ome-access-token")};
+    host_.auth = {"Authorization", "Basic " + sandbox::base64("ome-access-token")};
   }
   ConnectorHost host_{"ovenmediaengine"};
 };
 
 TEST_F(OmeTest, EveryApiActionAnswersFromTheServer) {
-  EXPECT_EQ(host_.invoke("list_vhosts", "{}").object()->getArray("vhosts")->getElement<std::string>(0), "default");
+  EXPECT_EQ(host_.invoke("list_vhosts", "{}").object()->getArray("vhosts")->getElement<std::string>(0),
+            "default");
   EXPECT_EQ(host_.invoke("list_apps", R"({"vhost":"default"})").object()->getArray("apps")->size(), 2u);
-  auto pulled = host_.invoke("create_pull_stream",
-                             R"({"name":"cam","urls":["rtsp://192.0.2.1/cam"],"properties":{"persistent":true}})");
+  auto pulled =
+      host_.invoke("create_pull_stream",
+                   R"({"name":"cam","urls":["rtsp://192.0.2.1/cam"],"properties":{"persistent":true}})");
   expect_ok(pulled, "create_pull_stream");
   EXPECT_EQ(pulled.object()->getValue<std::string>("name"), "cam");
   EXPECT_EQ(host_.invoke("list_streams", "{}").object()->getArray("streams")->size(), 2u);
-  EXPECT_EQ(host_.invoke("get_stream", R"({"stream":"cam"})").object()->getObject("input")->getValue<std::string>("sourceType"), "Pull");
-  auto push = host_.invoke("start_push", R"({"id":"yt","stream_name":"stream","protocol":"rtmp","url":"rtmp://192.0.2.9/live","stream_key":"k"})");
+  EXPECT_EQ(host_.invoke("get_stream", R"({"stream":"cam"})")
+                .object()
+                ->getObject("input")
+                ->getValue<std::string>("sourceType"),
+            "Pull");
+  auto push = host_.invoke(
+      "start_push",
+      R"({"id":"yt","stream_name":"stream","protocol":"rtmp","url":"rtmp://192.0.2.9/live","stream_key":"k"})");
   expect_ok(push, "start_push");
   EXPECT_EQ(push.object()->getValue<std::string>("state"), "pushing");
   EXPECT_EQ(host_.invoke("list_pushes", "{}").object()->getArray("pushes")->size(), 1u);
   expect_ok(host_.invoke("stop_push", R"({"id":"yt"})"), "stop_push");
-  expect_ok(host_.invoke("start_record", R"({"id":"r1","stream_name":"stream","interval":60000,"segmentation_rule":"continuity"})"),
-            "start_record");
+  expect_ok(
+      host_.invoke("start_record",
+                   R"({"id":"r1","stream_name":"stream","interval":60000,"segmentation_rule":"continuity"})"),
+      "start_record");
   EXPECT_EQ(host_.invoke("list_records", R"({"id":"r1"})").object()->getArray("records")->size(), 1u);
   expect_ok(host_.invoke("stop_record", R"({"id":"r1"})"), "stop_record");
   expect_ok(host_.invoke("get_stats", R"({"vhost":"default"})"), "get_stats vhost");
@@ -274,12 +288,13 @@ TEST_F(OmeTest, EveryApiActionAnswersFromTheServer) {
 }
 
 TEST_F(OmeTest, ProviderErrorsAreQuotedWithTheirStatus) {
-  const std::string push = R"({"id":"dup","stream_name":"stream","protocol":"srt","url":"srt://192.0.2.9:9000"})";
+  const std::string push =
+      R"({"id":"dup","stream_name":"stream","protocol":"srt","url":"srt://192.0.2.9:9000"})";
   expect_ok(host_.invoke("start_push", push), "start_push");
   auto dup = host_.invoke("start_push", push);
   EXPECT_EQ(dup.code, "provider_error");
   EXPECT_EQ(dup.message, "OvenMediaEngine answered HTTP 409: Duplicate ID already exists");
-  host_.auth = {"Authorization", "Basic " + b64("wrong")};
+  host_.auth = {"Authorization", "Basic " + sandbox::base64("wrong")};
   EXPECT_EQ(host_.invoke("list_vhosts", "{}").message, "OvenMediaEngine answered HTTP 401: Unauthorized");
 }
 
@@ -292,7 +307,8 @@ TEST_F(OmeTest, MissingApiBaseIsAClearSettingsError) {
 
 TEST_F(OmeTest, SignUrlMatchesTheTestVectorWithTheSecretSetting) {
   host_.settings->set("signed_policy_secret", "1kU^b6");
-  auto r = host_.invoke("sign_url", R"({"url":"ws://192.168.0.100:3333/app/stream","url_expire":1399721581})");
+  auto r =
+      host_.invoke("sign_url", R"({"url":"ws://192.168.0.100:3333/app/stream","url_expire":1399721581})");
   expect_ok(r, "sign_url");
   EXPECT_EQ(r.object()->getValue<std::string>("signature"), "dvVdBpoxAeCPl94Kt5RoiqLI0YE");
   EXPECT_TRUE(host_.requests.empty());  // computed locally
@@ -305,13 +321,15 @@ TEST_F(OmeTest, SignUrlMatchesTheTestVectorWithTheSecretSetting) {
 }
 
 TEST_F(OmeTest, OvenStudioSignedUrlSendsItsOwnBearerToken) {
-  auto r = host_.invoke("ovenstudio_signed_url", R"({"stream_name":"stream","date_less_than":"2030-01-01T00:00:00Z"})");
+  auto r = host_.invoke("ovenstudio_signed_url",
+                        R"({"stream_name":"stream","date_less_than":"2030-01-01T00:00:00Z"})");
   expect_ok(r, "ovenstudio_signed_url");
   EXPECT_EQ(r.object()->getValue<std::string>("url").rfind("https://", 0), 0u);
   EXPECT_NE(host_.requests.back().find(" noauth"), std::string::npos);
   EXPECT_EQ(host_.request_headers.back()["Authorization"], "Bearer ovenstudio-token");
   ASSERT_EQ(http("POST", "/_control/ome/ovenstudio", R"({"aws_signed_url_enabled":false})").first, 200);
-  auto off = host_.invoke("ovenstudio_signed_url", R"({"stream_name":"stream","date_less_than":"2030-01-01T00:00:00Z"})");
+  auto off = host_.invoke("ovenstudio_signed_url",
+                          R"({"stream_name":"stream","date_less_than":"2030-01-01T00:00:00Z"})");
   EXPECT_EQ(off.code, "provider_error");
   EXPECT_NE(off.message.find("HTTP 400: AWS Signed URL is not enabled"), std::string::npos);
 }
@@ -329,7 +347,10 @@ TEST_F(OmeTest, StreamStartedFiresWhenAnEncoderPublishes) {
   std::ostringstream c2;
   Poco::JSON::Stringifier::condense(second.object()->get("cursor"), c2);
   EXPECT_EQ(host_.invoke("stream_started", R"({"params":{"app":"live"},"cursor":)" + c2.str() + "}")
-                .object()->getArray("items")->size(), 0u);
+                .object()
+                ->getArray("items")
+                ->size(),
+            0u);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // common.cpp — request/response helpers, the OAuth token store and state (de)serialization.
 #include <Poco/Base64Decoder.h>
+#include <Poco/Base64Encoder.h>
 #include <Poco/DateTime.h>
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
@@ -11,6 +12,7 @@
 #include <cctype>
 #include <sstream>
 
+#include "sandbox.hpp"
 #include "sandbox_internal.hpp"
 
 namespace weft::sandbox {
@@ -111,7 +113,8 @@ std::string url_encode(const std::string& s) {
   return out;
 }
 
-std::string append_query(const std::string& url, const std::vector<std::pair<std::string, std::string>>& params) {
+std::string append_query(const std::string& url,
+                         const std::vector<std::pair<std::string, std::string>>& params) {
   std::string out = url;
   char sep = url.find('?') == std::string::npos ? '?' : '&';
   for (const auto& [k, v] : params) {
@@ -119,6 +122,15 @@ std::string append_query(const std::string& url, const std::vector<std::pair<std
     sep = '&';
   }
   return out;
+}
+
+std::string base64(const std::string& s) {
+  std::ostringstream out;
+  Poco::Base64Encoder enc(out);
+  enc.rdbuf()->setLineLength(0);
+  enc << s;
+  enc.close();
+  return out.str();
 }
 
 std::string base64_decode(const std::string& s) {
@@ -167,7 +179,8 @@ std::string TokenStore::issue_code(const std::string& client_id, const std::stri
 
 const TokenStore::Grant* TokenStore::exchange_code(const std::string& code, const std::string& client_id,
                                                    const std::string& redirect_uri, int access_lifetime_s,
-                                                   std::int64_t refresh_lifetime_s, std::string& description) {
+                                                   std::int64_t refresh_lifetime_s,
+                                                   std::string& description) {
   auto it = codes_.find(code);
   if (it == codes_.end()) {
     description = "authorization code is unknown or was already used";

@@ -47,7 +47,8 @@ ObjectPtr make_stream(State& st, const std::string& name, const std::string& cat
   return s;
 }
 
-ObjectPtr destination(const std::string& id, const std::string& app, const std::string& label, bool disabled) {
+ObjectPtr destination(const std::string& id, const std::string& app, const std::string& label,
+                      bool disabled) {
   ObjectPtr d = new Object;
   d->set("id", id);
   d->set("appName", app);
@@ -80,8 +81,8 @@ Response token(State& st, const Request& req) {
   if (grant_type == "authorization_code") {
     st.counters["livepush.token.authorization_code"]++;
     std::string why;
-    g = st.livepush_tokens.exchange_code(param(p, "code"), kClientId, param(p, "redirect_uri"), st.token_lifetime_s,
-                                         kLivepushRefreshLifetimeS, why);
+    g = st.livepush_tokens.exchange_code(param(p, "code"), kClientId, param(p, "redirect_uri"),
+                                         st.token_lifetime_s, kLivepushRefreshLifetimeS, why);
     if (g == nullptr) return token_error(400, "invalid_grant", why);
   } else if (grant_type == "refresh_token") {
     st.counters["livepush.token.refresh_token"]++;
@@ -90,7 +91,8 @@ Response token(State& st, const Request& req) {
     if (out.grant == nullptr) return token_error(400, out.error, out.description);
     g = out.grant;
   } else {
-    return token_error(400, "unsupported_grant_type", "grant_type must be authorization_code or refresh_token");
+    return token_error(400, "unsupported_grant_type",
+                       "grant_type must be authorization_code or refresh_token");
   }
   ObjectPtr o = new Object;
   o->set("access_token", g->access_token);
@@ -102,11 +104,13 @@ Response token(State& st, const Request& req) {
 
 Response authorize(State& st, const Request& req) {
   std::string redirect_uri = param(req.query, "redirect_uri");
-  if (param(req.query, "client_id") != kClientId || redirect_uri.empty() || param(req.query, "response_type") != "code") {
+  if (param(req.query, "client_id") != kClientId || redirect_uri.empty() ||
+      param(req.query, "response_type") != "code") {
     Response r;
     r.status = 400;
     r.content_type = "text/plain";
-    r.body = "Bad authorization request: client_id must be sandbox-client, response_type=code, redirect_uri set";
+    r.body =
+        "Bad authorization request: client_id must be sandbox-client, response_type=code, redirect_uri set";
     return r;
   }
   std::vector<std::pair<std::string, std::string>> params;
@@ -124,9 +128,12 @@ Response authorize(State& st, const Request& req) {
 Response api(State& st, const Request& req, bool& mutated) {
   std::string tok = bearer_token(req);
   switch (st.livepush_tokens.check_access(tok)) {
-    case TokenStore::AccessCheck::kValid: break;
-    case TokenStore::AccessCheck::kExpired: return err(401, "Access token expired", "Unauthorized");
-    case TokenStore::AccessCheck::kInvalid: return err(401, "Invalid access token", "Unauthorized");
+    case TokenStore::AccessCheck::kValid:
+      break;
+    case TokenStore::AccessCheck::kExpired:
+      return err(401, "Access token expired", "Unauthorized");
+    case TokenStore::AccessCheck::kInvalid:
+      return err(401, "Invalid access token", "Unauthorized");
   }
   st.counters["livepush.api"]++;
   const auto& s = req.segments;  // s[0] is "octopus" or "squid"
@@ -140,9 +147,11 @@ Response api(State& st, const Request& req, bool& mutated) {
   auto streams = st.livepush->getArray("streams");
   if (n == 2 && req.method == "POST") {
     auto body = req.json_object();
-    std::string name = body && body->has("name") && body->get("name").isString() ? body->getValue<std::string>("name") : "";
-    std::string category =
-        body && body->has("category") && body->get("category").isString() ? body->getValue<std::string>("category") : "";
+    std::string name =
+        body && body->has("name") && body->get("name").isString() ? body->getValue<std::string>("name") : "";
+    std::string category = body && body->has("category") && body->get("category").isString()
+                               ? body->getValue<std::string>("category")
+                               : "";
     if (name.empty()) return err(400, "\"name\" is required", "Bad Request");
     if (category != "simulcast" && category != "schedule")
       return err(400, "\"category\" must be one of [simulcast, schedule]", "Bad Request");

@@ -2,10 +2,7 @@
 // POST /v1/...:action, /v1/stats/current/...) and OvenStudio's signed URL endpoint below
 // /ovenstudio. In-memory data that the actions change: a created pull stream appears in the list,
 // a duplicate push or record id answers 409.
-#include <Poco/Base64Encoder.h>
-
-#include <sstream>
-
+#include "sandbox.hpp"
 #include "sandbox_internal.hpp"
 
 namespace weft::sandbox {
@@ -15,7 +12,9 @@ namespace {
 using Poco::JSON::Array;
 using Poco::JSON::Object;
 
-Response err(int status, const std::string& message) { return provider_error(Provider::kOme, status, message); }
+Response err(int status, const std::string& message) {
+  return provider_error(Provider::kOme, status, message);
+}
 
 Response ok(int status, const std::string& message, const Var& response) {
   ObjectPtr o = new Object;
@@ -23,15 +22,6 @@ Response ok(int status, const std::string& message, const Var& response) {
   o->set("message", message);
   o->set("response", response);
   return json_response(status, o);
-}
-
-std::string base64(const std::string& s) {
-  std::ostringstream out;
-  Poco::Base64Encoder enc(out);
-  enc.rdbuf()->setLineLength(0);
-  enc << s;
-  enc.close();
-  return out.str();
 }
 
 ArrayPtr names(const ObjectPtr& o) {
@@ -89,7 +79,8 @@ ObjectPtr make_stream(const std::string& name, const std::string& source_type, c
 ObjectPtr stream_stats(const std::string& created) {
   ObjectPtr st = new Object;
   ObjectPtr conns = new Object;
-  for (const char* k : {"file", "hlsv3", "llhls", "ovt", "push", "srt", "thumbnail", "webrtc"}) conns->set(k, 0);
+  for (const char* k : {"file", "hlsv3", "llhls", "ovt", "push", "srt", "thumbnail", "webrtc"})
+    conns->set(k, 0);
   conns->set("webrtc", 2);
   conns->set("llhls", 1);
   st->set("connections", conns);
@@ -110,8 +101,8 @@ ObjectPtr stream_stats(const std::string& created) {
 // Sums stream stats into one object (app or vhost level).
 ObjectPtr sum_stats(const std::vector<ObjectPtr>& parts, const std::string& created) {
   ObjectPtr total = stream_stats(created);
-  for (const char* k : {"lastThroughputIn", "lastThroughputOut", "maxTotalConnections", "totalBytesIn", "totalBytesOut",
-                        "totalConnections"})
+  for (const char* k : {"lastThroughputIn", "lastThroughputOut", "maxTotalConnections", "totalBytesIn",
+                        "totalBytesOut", "totalConnections"})
     total->set(k, 0);
   auto conns = total->getObject("connections");
   for (const auto& [k, v] : *conns) conns->set(k, 0);
@@ -246,8 +237,8 @@ void seed_ome(State& st) {
     app->set("records", ObjectPtr(new Object));
     apps->set(name, app);
   }
-  apps->getObject("app")->getObject("streams")->set("stream",
-                                                    make_stream("stream", "Rtmp", "tcp://192.0.2.10:51000", Var()));
+  apps->getObject("app")->getObject("streams")->set(
+      "stream", make_stream("stream", "Rtmp", "tcp://192.0.2.10:51000", Var()));
   vh->set("apps", apps);
   vhs->set("default", vh);
   st.ome->set("vhosts", vhs);
@@ -310,8 +301,9 @@ Response handle_ome(State& st, const Request& req, bool& mutated) {
     auto urls = body->getArray("urls");
     if (name.empty()) return err(400, "name is required");
     if (!urls || urls->size() == 0) return err(400, "urls is required");
-    if (streams->has(name)) return err(409, "Could not create the stream: [" + s[2] + "/" + app_seg + "/" + name +
-                                                "] already exists");
+    if (streams->has(name))
+      return err(409,
+                 "Could not create the stream: [" + s[2] + "/" + app_seg + "/" + name + "] already exists");
     auto created = make_stream(name, "Pull", urls->getElement<std::string>(0), body->get("properties"));
     streams->set(name, created);
     mutated = true;
@@ -335,14 +327,16 @@ Response handle_ome(State& st, const Request& req, bool& mutated) {
 // ({"stream":{"stream_name"}}) or flat ({"stream_name"}) since the docs show both.
 Response handle_ovenstudio(State& st, const Request& req, bool& mutated) {
   const auto& s = req.segments;
-  bool route = s.size() == 5 && s[0] == "v1" && s[1] == "apis" && s[2] == "aws" && s[3] == "cf" && s[4] == "signedUrl";
+  bool route =
+      s.size() == 5 && s[0] == "v1" && s[1] == "apis" && s[2] == "aws" && s[3] == "cf" && s[4] == "signedUrl";
   if (!route) return provider_error(Provider::kOvenStudio, 404, "Not Found");
   if (req.method != "POST") return provider_error(Provider::kOvenStudio, 405, "Method Not Allowed");
   if (bearer_token(req) != kOvenStudioToken)
     return provider_error(Provider::kOvenStudio, 401, "Invalid REST API access token");
   st.counters["ovenstudio.api"]++;
   if (!st.ome->optValue<bool>("awsSignedUrlEnabled", true))
-    return provider_error(Provider::kOvenStudio, 400, "AWS Signed URL is not enabled. Enable it in Settings first.");
+    return provider_error(Provider::kOvenStudio, 400,
+                          "AWS Signed URL is not enabled. Enable it in Settings first.");
   auto body = req.json_object();
   if (!body) return provider_error(Provider::kOvenStudio, 400, "Invalid JSON body");
   std::string name = str(body->getObject("stream"), "stream_name");
@@ -351,7 +345,8 @@ Response handle_ovenstudio(State& st, const Request& req, bool& mutated) {
   if (less.empty()) less = str(body, "date_less_than");
   if (name.empty() || name.find('/') != std::string::npos)
     return provider_error(Provider::kOvenStudio, 400, "Invalid value: stream_name");
-  if (less.size() != 20 || less[4] != '-' || less[10] != 'T' || less[19] != 'Z' || less > "2038-01-19T03:14:07Z")
+  if (less.size() != 20 || less[4] != '-' || less[10] != 'T' || less[19] != 'Z' ||
+      less > "2038-01-19T03:14:07Z")
     return provider_error(Provider::kOvenStudio, 400, "Invalid value: date_less_than");
   std::string url = "https://d111111abcdef8.cloudfront.net/app/" + url_encode(name) +
                     "/playlist.m3u8?Expires=" + less + "&Signature=sandbox-signature&Key-Pair-Id=KSANDBOX";

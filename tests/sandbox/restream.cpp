@@ -33,8 +33,8 @@ std::string event_id(State& st) {
   return "00000000-0000-4000-8000-" + std::string(12 - std::min<std::size_t>(12, n.size()), '0') + n;
 }
 
-ObjectPtr make_event(State& st, const std::string& title, const std::string& status, Var scheduled, Var started,
-                     Var finished) {
+ObjectPtr make_event(State& st, const std::string& title, const std::string& status, Var scheduled,
+                     Var started, Var finished) {
   ObjectPtr e = new Object;
   std::string id = event_id(st);
   e->set("id", id);
@@ -127,7 +127,8 @@ ArrayPtr events_with_status(State& st, const std::string& status) {
   return out;
 }
 
-std::optional<int> parse_int(const std::map<std::string, std::string>& q, const std::string& key, int fallback) {
+std::optional<int> parse_int(const std::map<std::string, std::string>& q, const std::string& key,
+                             int fallback) {
   auto it = q.find(key);
   if (it == q.end()) return fallback;
   int v = 0;
@@ -176,14 +177,16 @@ Response login(State& st, const Request& req) {
     Response r;
     r.status = 400;
     r.content_type = "text/plain";
-    r.body = "Bad authorization request: client_id must be sandbox-client, response_type=code, redirect_uri set";
+    r.body =
+        "Bad authorization request: client_id must be sandbox-client, response_type=code, redirect_uri set";
     return r;
   }
   if (st.deny_next_authorize) {
     st.deny_next_authorize = false;
     return redirect(redirect_uri);  // Restream's denial: back with no parameters
   }
-  std::string scope = get("scope").empty() ? "profile.read channels.read channels.write stream.read" : get("scope");
+  std::string scope =
+      get("scope").empty() ? "profile.read channels.read channels.write stream.read" : get("scope");
   std::string code = st.restream_tokens.issue_code(kClientId, redirect_uri, scope);
   std::vector<std::pair<std::string, std::string>> params{{"code", code}};
   if (req.query.count("state")) params.emplace_back("state", get("state"));
@@ -198,19 +201,21 @@ Response token(State& st, const Request& req) {
     id = form["client_id"];
     secret = form["client_secret"];
   }
-  if (id != kClientId || secret != kClientSecret) return token_error(401, "invalid_client", "client authentication failed");
+  if (id != kClientId || secret != kClientSecret)
+    return token_error(401, "invalid_client", "client authentication failed");
   const std::string grant_type = form["grant_type"];
   if (grant_type == "authorization_code") {
     st.counters["restream.token.authorization_code"]++;
     std::string why;
-    const auto* g = st.restream_tokens.exchange_code(form["code"], id, form["redirect_uri"], st.token_lifetime_s,
-                                                     kRestreamRefreshLifetimeS, why);
+    const auto* g = st.restream_tokens.exchange_code(form["code"], id, form["redirect_uri"],
+                                                     st.token_lifetime_s, kRestreamRefreshLifetimeS, why);
     if (g == nullptr) return token_error(400, "invalid_grant", why);
     return token_response(*g);
   }
   if (grant_type == "refresh_token") {
     st.counters["restream.token.refresh_token"]++;
-    auto out = st.restream_tokens.refresh(form["refresh_token"], id, st.token_lifetime_s, kRestreamRefreshLifetimeS);
+    auto out =
+        st.restream_tokens.refresh(form["refresh_token"], id, st.token_lifetime_s, kRestreamRefreshLifetimeS);
     if (out.grant == nullptr) return token_error(400, out.error, out.description);
     return token_response(*out.grant);
   }
@@ -233,17 +238,22 @@ Response api(State& st, const Request& req, bool& mutated) {
   }
   std::string tok = bearer_token(req);
   switch (st.restream_tokens.check_access(tok)) {
-    case TokenStore::AccessCheck::kValid: break;
-    case TokenStore::AccessCheck::kExpired: return err(401, "Invalid token: access token expired", "invalid_token");
+    case TokenStore::AccessCheck::kValid:
+      break;
+    case TokenStore::AccessCheck::kExpired:
+      return err(401, "Invalid token: access token expired", "invalid_token");
     case TokenStore::AccessCheck::kInvalid:
-      return err(401, tok.empty() ? "Invalid token: no access token" : "Invalid token: access token is invalid",
+      return err(401,
+                 tok.empty() ? "Invalid token: no access token" : "Invalid token: access token is invalid",
                  "invalid_token");
   }
   st.counters["restream.api"]++;
   if (n < 3 || s[1] != "user") return err(404, "Not Found", "NotFoundError");
   const std::string& what = s[2];
-  if (n == 3 && what == "profile" && req.method == "GET") return json_response(200, st.restream->getObject("profile"));
-  if (n == 3 && what == "streamKey" && req.method == "GET") return json_response(200, st.restream->getObject("streamKey"));
+  if (n == 3 && what == "profile" && req.method == "GET")
+    return json_response(200, st.restream->getObject("profile"));
+  if (n == 3 && what == "streamKey" && req.method == "GET")
+    return json_response(200, st.restream->getObject("streamKey"));
   if (what == "channel" && n == 4 && s[3] == "all" && req.method == "GET")
     return json_response(200, st.restream->getArray("channels"));
   if (what == "channel" && n == 4) {
@@ -301,7 +311,8 @@ Response api(State& st, const Request& req, bool& mutated) {
     if (n == 4 && s[3] == "history") {
       auto page = parse_int(req.query, "page", 1);
       auto limit = parse_int(req.query, "limit", kDefaultHistoryLimit);
-      if (!page || *page < 1) return err(400, "Validation failed: \"page\" must be a positive integer", "BadRequestError");
+      if (!page || *page < 1)
+        return err(400, "Validation failed: \"page\" must be a positive integer", "BadRequestError");
       if (!limit || *limit < 1 || *limit > kMaxHistoryLimit)
         return err(400, "Validation failed: \"limit\" must be between 1 and 100", "BadRequestError");
       std::vector<ObjectPtr> finished;

@@ -4,7 +4,6 @@
 
 #include <Poco/File.h>
 #include <Poco/FileStream.h>
-#include <Poco/NumberParser.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPServer.h>
@@ -12,6 +11,7 @@
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
 #include <Poco/Net/ServerSocket.h>
+#include <Poco/NumberParser.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/ThreadPool.h>
 #include <Poco/URI.h>
@@ -109,7 +109,8 @@ struct Sandbox::Impl {
     try {
       state.from_json(o);
     } catch (const Poco::Exception& e) {
-      error = "state file " + options.state_file + " is malformed (" + e.displayText() + "); delete it to start fresh";
+      error = "state file " + options.state_file + " is malformed (" + e.displayText() +
+              "); delete it to start fresh";
       return false;
     }
     return true;
@@ -128,8 +129,9 @@ struct Sandbox::Impl {
       if (body) {
         burst = body->optValue<int>("burst", 0);
         retry_after_s = body->optValue<int>("seconds", retry_after_s);
-        retry_format = body->optValue<std::string>("format", "seconds") == "date" ? RetryAfterFormat::kDate
-                                                                                  : RetryAfterFormat::kSeconds;
+        retry_format = body->optValue<std::string>("format", "seconds") == "date"
+                           ? RetryAfterFormat::kDate
+                           : RetryAfterFormat::kSeconds;
       }
       return json_response(200, Var(ObjectPtr(new Poco::JSON::Object)));
     }
@@ -208,10 +210,18 @@ struct Sandbox::Impl {
     bool mutated = false;
     Response r;
     switch (p) {
-      case Provider::kRestream: r = handle_restream(state, req, mutated); break;
-      case Provider::kLivepush: r = handle_livepush(state, req, mutated); break;
-      case Provider::kOme: r = handle_ome(state, req, mutated); break;
-      case Provider::kOvenStudio: r = handle_ovenstudio(state, req, mutated); break;
+      case Provider::kRestream:
+        r = handle_restream(state, req, mutated);
+        break;
+      case Provider::kLivepush:
+        r = handle_livepush(state, req, mutated);
+        break;
+      case Provider::kOme:
+        r = handle_ome(state, req, mutated);
+        break;
+      case Provider::kOvenStudio:
+        r = handle_ovenstudio(state, req, mutated);
+        break;
     }
     if (mutated) save();
     return r;
@@ -280,7 +290,8 @@ bool Sandbox::start(std::string& error) {
   auto* params = new Poco::Net::HTTPServerParams;  // Poco takes ownership
   params->setMaxThreads(kMaxThreads);
   params->setKeepAlive(true);
-  impl_->server = std::make_unique<Poco::Net::HTTPServer>(new Factory(*impl_), impl_->pool, impl_->socket, params);
+  impl_->server =
+      std::make_unique<Poco::Net::HTTPServer>(new Factory(*impl_), impl_->pool, impl_->socket, params);
   impl_->server->start();
   return true;
 }
@@ -314,7 +325,8 @@ std::optional<Options> parse_options(const std::vector<std::string>& args, std::
       if (!v) return false;
       int n = 0;
       if (!Poco::NumberParser::tryParse(*v, n) || n < lo || n > hi) {
-        error = flag + " takes an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" + *v + "'";
+        error = flag + " takes an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) +
+                "], got '" + *v + "'";
         return false;
       }
       out = n;

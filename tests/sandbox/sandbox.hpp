@@ -16,15 +16,18 @@ namespace weft::sandbox {
 enum class RetryAfterFormat { kSeconds, kDate };
 
 struct Options {
-  unsigned short port = 0;          // 0: ephemeral
-  std::string state_file;           // empty: in memory only
-  int token_lifetime_s = 3600;      // access token lifetime for both OAuth providers
-  int rate_limit_burst = 0;         // the next N API calls answer 429
+  unsigned short port = 0;      // 0: ephemeral
+  std::string state_file;       // empty: in memory only
+  int token_lifetime_s = 3600;  // access token lifetime for both OAuth providers
+  int rate_limit_burst = 0;     // the next N API calls answer 429
   RetryAfterFormat retry_after_format = RetryAfterFormat::kSeconds;
   int retry_after_s = 1;
-  int slow_ms = 0;                  // every API response waits this long first
-  double fail_rate = 0.0;           // probability an API call answers 503
+  int slow_ms = 0;         // every API response waits this long first
+  double fail_rate = 0.0;  // probability an API call answers 503
 };
+
+// Base64 of s without line breaks, for Basic authorization headers ("Basic " + base64(...)).
+std::string base64(const std::string& s);
 
 // Parses the command line (without argv[0]). Returns nullopt and sets error to one line naming
 // the bad flag on bad usage.

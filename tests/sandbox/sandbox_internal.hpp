@@ -26,7 +26,7 @@ using ArrayPtr = Poco::JSON::Array::Ptr;
 // split on '/' first and percent-decoded after, so an encoded '/' stays inside its segment.
 struct Request {
   std::string method;
-  std::vector<std::string> segments;       // below the provider prefix ("/restream/v2/x" -> v2, x)
+  std::vector<std::string> segments;  // below the provider prefix ("/restream/v2/x" -> v2, x)
   std::map<std::string, std::string> query;
   std::map<std::string, std::string> headers;
   std::string body;
@@ -57,7 +57,8 @@ std::int64_t now_epoch_s();
 std::string iso8601(std::int64_t epoch_s);
 std::string http_date(std::int64_t epoch_s);
 // "?" or "&" joined query parameters appended to url.
-std::string append_query(const std::string& url, const std::vector<std::pair<std::string, std::string>>& params);
+std::string append_query(const std::string& url,
+                         const std::vector<std::pair<std::string, std::string>>& params);
 std::string url_encode(const std::string& s);
 std::string base64_decode(const std::string& s);
 // "Authorization: Basic base64(user:pass)" split into user and pass; false when absent or bad.
@@ -88,12 +89,14 @@ class TokenStore {
 
   TokenStore(std::string prefix, bool rotate) : prefix_(std::move(prefix)), rotate_(rotate) {}
 
-  std::string issue_code(const std::string& client_id, const std::string& redirect_uri, const std::string& scope);
+  std::string issue_code(const std::string& client_id, const std::string& redirect_uri,
+                         const std::string& scope);
   // Redeems a code once. Null (with description) when unknown, used, expired or bound elsewhere.
-  const Grant* exchange_code(const std::string& code, const std::string& client_id, const std::string& redirect_uri,
-                             int access_lifetime_s, std::int64_t refresh_lifetime_s, std::string& description);
-  RefreshOutcome refresh(const std::string& refresh_token, const std::string& client_id, int access_lifetime_s,
-                         std::int64_t refresh_lifetime_s);
+  const Grant* exchange_code(const std::string& code, const std::string& client_id,
+                             const std::string& redirect_uri, int access_lifetime_s,
+                             std::int64_t refresh_lifetime_s, std::string& description);
+  RefreshOutcome refresh(const std::string& refresh_token, const std::string& client_id,
+                         int access_lifetime_s, std::int64_t refresh_lifetime_s);
   AccessCheck check_access(const std::string& access_token) const;
   // Revokes the grant holding token (access or refresh). Unknown tokens are ignored (RFC 7009).
   void revoke(const std::string& token);
@@ -113,8 +116,8 @@ class TokenStore {
   bool rotate_;
   std::mt19937_64 rng_{std::random_device{}()};
   std::map<std::string, Code> codes_;
-  std::map<std::string, Grant> grants_;               // grant id -> grant
-  std::map<std::string, std::string> rotated_away_;   // old refresh token -> grant id
+  std::map<std::string, Grant> grants_;              // grant id -> grant
+  std::map<std::string, std::string> rotated_away_;  // old refresh token -> grant id
   std::uint64_t next_grant_ = 1;
 };
 
@@ -128,9 +131,9 @@ struct State {
   bool deny_next_authorize = false;
   TokenStore restream_tokens{"rs", true};
   TokenStore livepush_tokens{"lp", false};
-  ObjectPtr restream;      // profile, channels, meta, events ...
-  ObjectPtr livepush;      // account, streams, destinations, recordings
-  ObjectPtr ome;           // vhosts -> apps -> streams/pushes/records
+  ObjectPtr restream;  // profile, channels, meta, events ...
+  ObjectPtr livepush;  // account, streams, destinations, recordings
+  ObjectPtr ome;       // vhosts -> apps -> streams/pushes/records
   Counters counters;
   std::uint64_t next_id = 1000;
 

@@ -1,7 +1,8 @@
 // Tests of weft-sandbox over real HTTP on 127.0.0.1: the OAuth flows of Restream and Livepush
 // (rotation, reuse revokes the grant), the 429 switch in both Retry-After formats, the OME and
 // OvenStudio APIs and their error formats, the state file, and the executable's command line.
-#include <Poco/Base64Encoder.h>
+#include "sandbox.hpp"
+
 #include <Poco/DateTimeParser.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPClientSession.h>
@@ -19,7 +20,6 @@
 #include <sstream>
 #include <string>
 
-#include "sandbox.hpp"
 #include "support/test_support.hpp"
 
 namespace weft::sandbox {
@@ -34,15 +34,6 @@ struct Reply {
   Poco::Dynamic::Var json() const { return Poco::JSON::Parser().parse(body); }
   ObjectPtr object() const { return json().extract<ObjectPtr>(); }
 };
-
-std::string b64(const std::string& s) {
-  std::ostringstream out;
-  Poco::Base64Encoder enc(out);
-  enc.rdbuf()->setLineLength(0);
-  enc << s;
-  enc.close();
-  return out.str();
-}
 
 class SandboxTest : public ::testing::Test {
  protected:
@@ -72,12 +63,19 @@ class SandboxTest : public ::testing::Test {
     Poco::StreamCopier::copyToString(in, r.body);
     return r;
   }
-  Reply form_post(const std::string& path, const std::string& form, const std::map<std::string, std::string>& headers = {}) {
+  Reply form_post(const std::string& path, const std::string& form,
+                  const std::map<std::string, std::string>& headers = {}) {
     return call("POST", path, form, headers, "application/x-www-form-urlencoded");
   }
-  std::map<std::string, std::string> basic() { return {{"Authorization", "Basic " + b64("sandbox-client:sandbox-secret")}}; }
-  std::map<std::string, std::string> bearer(const std::string& t) { return {{"Authorization", "Bearer " + t}}; }
-  std::map<std::string, std::string> ome_auth() { return {{"Authorization", "Basic " + b64("ome-access-token")}}; }
+  std::map<std::string, std::string> basic() {
+    return {{"Authorization", "Basic " + base64("sandbox-client:sandbox-secret")}};
+  }
+  std::map<std::string, std::string> bearer(const std::string& t) {
+    return {{"Authorization", "Bearer " + t}};
+  }
+  std::map<std::string, std::string> ome_auth() {
+    return {{"Authorization", "Basic " + base64("ome-access-token")}};
+  }
 
   // Authorizes at Restream's /login and returns the code from the redirect.
   std::string restream_code(const std::string& state = "st1") {
@@ -91,14 +89,16 @@ class SandboxTest : public ::testing::Test {
     return q["code"];
   }
   ObjectPtr restream_tokens() {
-    Reply r = form_post("/restream/oauth/token",
-                        "grant_type=authorization_code&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code=" + restream_code(),
-                        basic());
+    Reply r = form_post(
+        "/restream/oauth/token",
+        "grant_type=authorization_code&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code=" + restream_code(),
+        basic());
     EXPECT_EQ(r.status, 200) << r.body;
     return r.object();
   }
   Reply restream_refresh(const std::string& refresh_token) {
-    return form_post("/restream/oauth/token", "grant_type=refresh_token&refresh_token=" + refresh_token, basic());
+    return form_post("/restream/oauth/token", "grant_type=refresh_token&refresh_token=" + refresh_token,
+                     basic());
   }
 
   Options options_;
@@ -111,7 +111,9 @@ TEST_F(SandboxTest, RestreamAuthorizeRedirectsWithCodeAndState) {
 
 TEST_F(SandboxTest, RestreamDeniedAuthorizeRedirectsWithoutParameters) {
   ASSERT_EQ(call("POST", "/_control/deny-next-authorize").status, 200);
-  Reply r = call("GET", "/restream/login?response_type=code&client_id=sandbox-client&redirect_uri=http://127.0.0.1:9/cb&state=s");
+  Reply r = call("GET",
+                 "/restream/login?response_type=code&client_id=sandbox-client&redirect_uri=http://"
+                 "127.0.0.1:9/cb&state=s");
   EXPECT_EQ(r.status, 302);
   EXPECT_EQ(r.headers["Location"], "http://127.0.0.1:9/cb");
 }
@@ -130,22 +132,24 @@ TEST_F(SandboxTest, RestreamTokenResponseHasSnakeAndCamelCaseTwins) {
 }
 
 TEST_F(SandboxTest, RestreamAcceptsClientCredentialsInTheBody) {
-  Reply r = form_post("/restream/oauth/token",
-                      "grant_type=authorization_code&client_id=sandbox-client&client_secret=sandbox-secret&code=" +
-                          restream_code());
+  Reply r =
+      form_post("/restream/oauth/token",
+                "grant_type=authorization_code&client_id=sandbox-client&client_secret=sandbox-secret&code=" +
+                    restream_code());
   EXPECT_EQ(r.status, 200) << r.body;
 }
 
 TEST_F(SandboxTest, RestreamWrongClientSecretIsInvalidClient) {
   Reply r = form_post("/restream/oauth/token", "grant_type=authorization_code&code=" + restream_code(),
-                      {{"Authorization", "Basic " + b64("sandbox-client:wrong")}});
+                      {{"Authorization", "Basic " + base64("sandbox-client:wrong")}});
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(r.object()->getValue<std::string>("error"), "invalid_client");
 }
 
 TEST_F(SandboxTest, RestreamCodeIsSingleUse) {
   std::string code = restream_code();
-  EXPECT_EQ(form_post("/restream/oauth/token", "grant_type=authorization_code&code=" + code, basic()).status, 200);
+  EXPECT_EQ(form_post("/restream/oauth/token", "grant_type=authorization_code&code=" + code, basic()).status,
+            200);
   Reply again = form_post("/restream/oauth/token", "grant_type=authorization_code&code=" + code, basic());
   EXPECT_EQ(again.status, 400);
   EXPECT_EQ(again.object()->getValue<std::string>("error"), "invalid_grant");
@@ -158,8 +162,11 @@ TEST_F(SandboxTest, RestreamRefreshRotatesAndInvalidatesThePreviousPair) {
   ObjectPtr second = r.object();
   EXPECT_NE(second->getValue<std::string>("refresh_token"), first->getValue<std::string>("refresh_token"));
   EXPECT_NE(second->getValue<std::string>("access_token"), first->getValue<std::string>("access_token"));
-  EXPECT_EQ(call("GET", "/restream/v2/user/profile", "", bearer(first->getValue<std::string>("access_token"))).status, 401);
-  Reply profile = call("GET", "/restream/v2/user/profile", "", bearer(second->getValue<std::string>("access_token")));
+  EXPECT_EQ(call("GET", "/restream/v2/user/profile", "", bearer(first->getValue<std::string>("access_token")))
+                .status,
+            401);
+  Reply profile =
+      call("GET", "/restream/v2/user/profile", "", bearer(second->getValue<std::string>("access_token")));
   EXPECT_EQ(profile.status, 200);
   EXPECT_EQ(profile.object()->getValue<std::string>("username"), "sandbox");
 }
@@ -174,13 +181,16 @@ TEST_F(SandboxTest, RestreamReusedRefreshTokenRevokesTheGrant) {
   Reply current = restream_refresh(second->getValue<std::string>("refresh_token"));
   EXPECT_EQ(current.status, 400);
   EXPECT_EQ(current.object()->getValue<std::string>("error"), "invalid_grant");
-  EXPECT_EQ(call("GET", "/restream/v2/user/profile", "", bearer(second->getValue<std::string>("access_token"))).status, 401);
+  EXPECT_EQ(
+      call("GET", "/restream/v2/user/profile", "", bearer(second->getValue<std::string>("access_token")))
+          .status,
+      401);
 }
 
 TEST_F(SandboxTest, RestreamRevokingTheAccessTokenRevokesItsRefreshToken) {
   ObjectPtr t = restream_tokens();
-  Reply r = form_post("/restream/oauth/revoke", "token=" + t->getValue<std::string>("access_token") +
-                                                    "&token_type_hint=access_token");
+  Reply r = form_post("/restream/oauth/revoke",
+                      "token=" + t->getValue<std::string>("access_token") + "&token_type_hint=access_token");
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(restream_refresh(t->getValue<std::string>("refresh_token")).status, 400);
   EXPECT_EQ(form_post("/restream/oauth/revoke", "token=unknown").status, 200);
@@ -205,15 +215,22 @@ TEST_F(SandboxTest, RestreamExpiredAccessTokenIsRejectedAndRefreshHelps) {
   EXPECT_EQ(r.status, 401);
   EXPECT_NE(r.body.find("expired"), std::string::npos);
   ObjectPtr fresh = restream_refresh(t->getValue<std::string>("refresh_token")).object();
-  EXPECT_EQ(call("GET", "/restream/v2/user/profile", "", bearer(fresh->getValue<std::string>("access_token"))).status, 200);
+  EXPECT_EQ(call("GET", "/restream/v2/user/profile", "", bearer(fresh->getValue<std::string>("access_token")))
+                .status,
+            200);
 }
 
 TEST_F(SandboxTest, RestreamChannelUpdatesAreVisible) {
   std::string at = restream_tokens()->getValue<std::string>("access_token");
   EXPECT_EQ(call("PATCH", "/restream/v2/user/channel/103", R"({"active":true})", bearer(at)).status, 200);
-  EXPECT_TRUE(call("GET", "/restream/v2/user/channel/103", "", bearer(at)).object()->getValue<bool>("active"));
-  EXPECT_EQ(call("PATCH", "/restream/v2/user/channel-meta/101", R"({"title":"New"})", bearer(at)).status, 200);
-  EXPECT_EQ(call("GET", "/restream/v2/user/channel-meta/101", "", bearer(at)).object()->getValue<std::string>("title"), "New");
+  EXPECT_TRUE(
+      call("GET", "/restream/v2/user/channel/103", "", bearer(at)).object()->getValue<bool>("active"));
+  EXPECT_EQ(call("PATCH", "/restream/v2/user/channel-meta/101", R"({"title":"New"})", bearer(at)).status,
+            200);
+  EXPECT_EQ(call("GET", "/restream/v2/user/channel-meta/101", "", bearer(at))
+                .object()
+                ->getValue<std::string>("title"),
+            "New");
   Reply missing = call("GET", "/restream/v2/user/channel/999", "", bearer(at));
   EXPECT_EQ(missing.status, 404);
   EXPECT_EQ(missing.object()->getObject("error")->getValue<std::string>("message"), "Channel not found");
@@ -225,9 +242,15 @@ TEST_F(SandboxTest, RestreamEventsMoveThroughControlEndpoints) {
   Reply created = call("POST", "/_control/restream/events", R"({"title":"Launch"})");
   ASSERT_EQ(created.status, 201);
   std::string id = created.object()->getValue<std::string>("id");
-  EXPECT_EQ(call("GET", "/restream/v2/user/events/upcoming", "", bearer(at)).json().extract<Poco::JSON::Array::Ptr>()->size(), 3u);
+  EXPECT_EQ(call("GET", "/restream/v2/user/events/upcoming", "", bearer(at))
+                .json()
+                .extract<Poco::JSON::Array::Ptr>()
+                ->size(),
+            3u);
   ASSERT_EQ(call("POST", "/_control/restream/events/" + id + "/start").status, 200);
-  auto live = call("GET", "/restream/v2/user/events/in-progress", "", bearer(at)).json().extract<Poco::JSON::Array::Ptr>();
+  auto live = call("GET", "/restream/v2/user/events/in-progress", "", bearer(at))
+                  .json()
+                  .extract<Poco::JSON::Array::Ptr>();
   ASSERT_EQ(live->size(), 1u);
   EXPECT_EQ(live->getObject(0)->getValue<std::string>("id"), id);
   ASSERT_EQ(call("POST", "/_control/restream/events/" + id + "/finish").status, 200);
@@ -241,39 +264,56 @@ TEST_F(SandboxTest, RestreamEventsMoveThroughControlEndpoints) {
 }
 
 TEST_F(SandboxTest, LivepushTokenIsAGetWithQueryParameters) {
-  Reply auth = call("GET", "/livepush/id/oauth2/authorize?client_id=sandbox-client&redirect_uri=http://127.0.0.1:9/cb"
-                           "&response_type=code&scope=streams.read,streams.create&state=s9");
+  Reply auth =
+      call("GET",
+           "/livepush/id/oauth2/authorize?client_id=sandbox-client&redirect_uri=http://127.0.0.1:9/cb"
+           "&response_type=code&scope=streams.read,streams.create&state=s9");
   ASSERT_EQ(auth.status, 302);
   Poco::URI loc(auth.headers["Location"]);
   std::string code;
   for (const auto& [k, v] : loc.getQueryParameters())
     if (k == "code") code = v;
-  Reply tok = call("GET", "/livepush/tokens/oauth2/access_token?grant_type=authorization_code&client_id=sandbox-client"
-                          "&client_secret=sandbox-secret&redirect_uri=http://127.0.0.1:9/cb&code=" + code);
+  Reply tok =
+      call("GET",
+           "/livepush/tokens/oauth2/access_token?grant_type=authorization_code&client_id=sandbox-client"
+           "&client_secret=sandbox-secret&redirect_uri=http://127.0.0.1:9/cb&code=" +
+               code);
   ASSERT_EQ(tok.status, 200) << tok.body;
   ObjectPtr t = tok.object();
   EXPECT_EQ(t->getValue<std::string>("token_type"), "access_token");
   EXPECT_EQ(t->getValue<int>("expires_in"), 3600);
   std::string at = t->getValue<std::string>("access_token");
-  Reply refreshed = call("GET", "/livepush/tokens/oauth2/access_token?grant_type=refresh_token&client_id=sandbox-client"
-                                "&client_secret=sandbox-secret&refresh_token=" + t->getValue<std::string>("refresh_token"));
+  Reply refreshed =
+      call("GET",
+           "/livepush/tokens/oauth2/access_token?grant_type=refresh_token&client_id=sandbox-client"
+           "&client_secret=sandbox-secret&refresh_token=" +
+               t->getValue<std::string>("refresh_token"));
   ASSERT_EQ(refreshed.status, 200);
   std::string at2 = refreshed.object()->getValue<std::string>("access_token");
   EXPECT_EQ(call("GET", "/livepush/squid/account/this", "", bearer(at)).status, 401);
-  EXPECT_EQ(call("GET", "/livepush/squid/account/this", "", bearer(at2)).object()->getValue<std::string>("id"), "us_sandbox");
-  Reply created = call("POST", "/livepush/octopus/streams", R"({"category":"simulcast","name":"Show"})", bearer(at2));
+  EXPECT_EQ(
+      call("GET", "/livepush/squid/account/this", "", bearer(at2)).object()->getValue<std::string>("id"),
+      "us_sandbox");
+  Reply created =
+      call("POST", "/livepush/octopus/streams", R"({"category":"simulcast","name":"Show"})", bearer(at2));
   ASSERT_EQ(created.status, 201);
   std::string sid = created.object()->getValue<std::string>("id");
-  auto mine = call("GET", "/livepush/octopus/streams/mine", "", bearer(at2)).json().extract<Poco::JSON::Array::Ptr>();
+  auto mine =
+      call("GET", "/livepush/octopus/streams/mine", "", bearer(at2)).json().extract<Poco::JSON::Array::Ptr>();
   EXPECT_EQ(mine->size(), 2u);
-  EXPECT_EQ(call("GET", "/livepush/octopus/streams/" + sid, "", bearer(at2)).object()->getObject("data")->getValue<std::string>("id"), sid);
+  EXPECT_EQ(call("GET", "/livepush/octopus/streams/" + sid, "", bearer(at2))
+                .object()
+                ->getObject("data")
+                ->getValue<std::string>("id"),
+            sid);
   Reply bad = call("POST", "/livepush/octopus/streams", R"({"category":"other","name":"x"})", bearer(at2));
   EXPECT_EQ(bad.status, 400);
   EXPECT_NE(bad.object()->getValue<std::string>("message").find("category"), std::string::npos);
 }
 
 TEST_F(SandboxTest, RateLimitBurstAnswers429WithRetryAfterSeconds) {
-  ASSERT_EQ(call("POST", "/_control/rate-limit", R"({"burst":2,"format":"seconds","seconds":7})").status, 200);
+  ASSERT_EQ(call("POST", "/_control/rate-limit", R"({"burst":2,"format":"seconds","seconds":7})").status,
+            200);
   for (int i = 0; i < 2; ++i) {
     Reply r = call("GET", "/ome/v1/vhosts", "", ome_auth());
     EXPECT_EQ(r.status, 429);
@@ -310,7 +350,7 @@ TEST_F(SandboxTest, FailRateOneAnswers503InTheProviderFormat) {
 }
 
 TEST_F(SandboxTest, OmeWrongTokenIs401WithBasicRealm) {
-  Reply r = call("GET", "/ome/v1/vhosts", "", {{"Authorization", "Basic " + b64("wrong")}});
+  Reply r = call("GET", "/ome/v1/vhosts", "", {{"Authorization", "Basic " + base64("wrong")}});
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(r.headers["WWW-Authenticate"], "Basic realm=\"OvenMediaEngine\"");
   EXPECT_EQ(r.object()->getValue<int>("statusCode"), 401);
@@ -319,12 +359,18 @@ TEST_F(SandboxTest, OmeWrongTokenIs401WithBasicRealm) {
 
 TEST_F(SandboxTest, OmePullStreamAppearsInListAndCanBeDeleted) {
   const std::string base = "/ome/v1/vhosts/default/apps/app/streams";
-  Reply c = call("POST", base, R"({"name":"pulled","urls":["rtsp://192.0.2.1/cam"],"properties":{"persistent":true}})", ome_auth());
+  Reply c = call("POST", base,
+                 R"({"name":"pulled","urls":["rtsp://192.0.2.1/cam"],"properties":{"persistent":true}})",
+                 ome_auth());
   ASSERT_EQ(c.status, 201) << c.body;
   auto list = call("GET", base, "", ome_auth()).object()->getArray("response");
   EXPECT_EQ(list->size(), 2u);
   EXPECT_EQ(call("POST", base, R"({"name":"pulled","urls":["rtsp://x"]})", ome_auth()).status, 409);
-  EXPECT_EQ(call("GET", base + "/pulled", "", ome_auth()).object()->getObject("response")->getValue<std::string>("name"), "pulled");
+  EXPECT_EQ(call("GET", base + "/pulled", "", ome_auth())
+                .object()
+                ->getObject("response")
+                ->getValue<std::string>("name"),
+            "pulled");
   EXPECT_EQ(call("DELETE", base + "/pulled", "", ome_auth()).status, 200);
   Reply gone = call("GET", base + "/pulled", "", ome_auth());
   EXPECT_EQ(gone.status, 404);
@@ -333,21 +379,29 @@ TEST_F(SandboxTest, OmePullStreamAppearsInListAndCanBeDeleted) {
 
 TEST_F(SandboxTest, OmePushAndRecordLifecycleWithDuplicateIds) {
   const std::string app = "/ome/v1/vhosts/default/apps/app";
-  const std::string push = R"({"id":"p1","stream":{"name":"stream"},"protocol":"rtmp","url":"rtmp://192.0.2.2/live","streamKey":"k"})";
+  const std::string push =
+      R"({"id":"p1","stream":{"name":"stream"},"protocol":"rtmp","url":"rtmp://192.0.2.2/live","streamKey":"k"})";
   EXPECT_EQ(call("POST", app + ":startPush", push, ome_auth()).status, 200);
   EXPECT_EQ(call("POST", app + ":startPush", push, ome_auth()).status, 409);
   EXPECT_EQ(call("POST", app + ":pushes", "{}", ome_auth()).object()->getArray("response")->size(), 1u);
   EXPECT_EQ(call("POST", app + ":stopPush", R"({"id":"p1"})", ome_auth()).status, 200);
   EXPECT_EQ(call("POST", app + ":stopPush", R"({"id":"p1"})", ome_auth()).status, 404);
-  EXPECT_EQ(call("POST", app + ":startRecord", R"({"id":"r1","stream":{"name":"stream"}})", ome_auth()).status, 200);
-  EXPECT_EQ(call("POST", app + ":startRecord", R"({"id":"r1","stream":{"name":"stream"}})", ome_auth()).status, 409);
-  EXPECT_EQ(call("POST", app + ":records", R"({"id":"r1"})", ome_auth()).object()->getArray("response")->size(), 1u);
+  EXPECT_EQ(
+      call("POST", app + ":startRecord", R"({"id":"r1","stream":{"name":"stream"}})", ome_auth()).status,
+      200);
+  EXPECT_EQ(
+      call("POST", app + ":startRecord", R"({"id":"r1","stream":{"name":"stream"}})", ome_auth()).status,
+      409);
+  EXPECT_EQ(
+      call("POST", app + ":records", R"({"id":"r1"})", ome_auth()).object()->getArray("response")->size(),
+      1u);
   EXPECT_EQ(call("POST", app + ":stopRecord", R"({"id":"r1"})", ome_auth()).status, 200);
 }
 
 TEST_F(SandboxTest, OmePublishControlMakesAStreamAppear) {
   ASSERT_EQ(call("POST", "/_control/ome/vhosts/default/apps/live/streams/cam1/publish").status, 200);
-  auto list = call("GET", "/ome/v1/vhosts/default/apps/live/streams", "", ome_auth()).object()->getArray("response");
+  auto list =
+      call("GET", "/ome/v1/vhosts/default/apps/live/streams", "", ome_auth()).object()->getArray("response");
   ASSERT_EQ(list->size(), 1u);
   EXPECT_EQ(list->getElement<std::string>(0), "cam1");
   Reply stats = call("GET", "/ome/v1/stats/current/vhosts/default/apps/live/streams/cam1", "", ome_auth());
@@ -357,12 +411,14 @@ TEST_F(SandboxTest, OmePublishControlMakesAStreamAppear) {
 
 TEST_F(SandboxTest, OvenStudioSignedUrlNeedsBearerAndValidatesStreamName) {
   const std::string path = "/ovenstudio/v1/apis/aws/cf/signedUrl";
-  const std::string body = R"({"stream":{"stream_name":"stream"},"policy":{"date_less_than":"2030-01-01T00:00:00Z"}})";
+  const std::string body =
+      R"({"stream":{"stream_name":"stream"},"policy":{"date_less_than":"2030-01-01T00:00:00Z"}})";
   EXPECT_EQ(call("POST", path, body, bearer("wrong")).status, 401);
   Reply r = call("POST", path, body, bearer("ovenstudio-token"));
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.object()->getObject("response")->getValue<std::string>("url").rfind("https://", 0), 0u);
-  Reply bad = call("POST", path, R"({"stream":{"stream_name":""},"policy":{"date_less_than":"2030-01-01T00:00:00Z"}})",
+  Reply bad = call("POST", path,
+                   R"({"stream":{"stream_name":""},"policy":{"date_less_than":"2030-01-01T00:00:00Z"}})",
                    bearer("ovenstudio-token"));
   EXPECT_EQ(bad.status, 400);
   EXPECT_EQ(bad.object()->getValue<std::string>("message"), "Invalid value: stream_name");
@@ -378,14 +434,16 @@ TEST(SandboxStateFile, TokensSurviveARestart) {
     std::string error;
     ASSERT_TRUE(box.start(error)) << error;
     Poco::Net::HTTPClientSession s("127.0.0.1", box.port());
-    Poco::Net::HTTPRequest req("GET", "/restream/login?response_type=code&client_id=sandbox-client&redirect_uri=http://h/cb");
+    Poco::Net::HTTPRequest req(
+        "GET", "/restream/login?response_type=code&client_id=sandbox-client&redirect_uri=http://h/cb");
     s.sendRequest(req);
     Poco::Net::HTTPResponse resp;
     s.receiveResponse(resp).ignore(1 << 20);
     std::string code;
     for (const auto& [k, v] : Poco::URI(resp.get("Location")).getQueryParameters())
       if (k == "code") code = v;
-    std::string form = "grant_type=authorization_code&client_id=sandbox-client&client_secret=sandbox-secret&code=" + code;
+    std::string form =
+        "grant_type=authorization_code&client_id=sandbox-client&client_secret=sandbox-secret&code=" + code;
     Poco::Net::HTTPRequest post("POST", "/restream/oauth/token");
     post.setContentType("application/x-www-form-urlencoded");
     post.setContentLength(static_cast<std::streamsize>(form.size()));
@@ -398,7 +456,9 @@ TEST(SandboxStateFile, TokensSurviveARestart) {
   std::string error;
   ASSERT_TRUE(again.start(error)) << error;
   Poco::Net::HTTPClientSession s("127.0.0.1", again.port());
-  std::string form = "grant_type=refresh_token&client_id=sandbox-client&client_secret=sandbox-secret&refresh_token=" + refresh;
+  std::string form =
+      "grant_type=refresh_token&client_id=sandbox-client&client_secret=sandbox-secret&refresh_token=" +
+      refresh;
   Poco::Net::HTTPRequest post("POST", "/restream/oauth/token");
   post.setContentType("application/x-www-form-urlencoded");
   post.setContentLength(static_cast<std::streamsize>(form.size()));
@@ -424,7 +484,8 @@ TEST(SandboxCommandLine, BadFlagsAreUsageErrors) {
   EXPECT_NE(error.find("--fail-rate"), std::string::npos);
   EXPECT_FALSE(parse_options({"--retry-after-format", "weeks"}, error));
   EXPECT_FALSE(parse_options({"--port"}, error));
-  auto ok = parse_options({"--port", "0", "--rate-limit-burst", "3", "--retry-after-format", "date", "--slow-ms", "5"}, error);
+  auto ok = parse_options(
+      {"--port", "0", "--rate-limit-burst", "3", "--retry-after-format", "date", "--slow-ms", "5"}, error);
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->rate_limit_burst, 3);
   EXPECT_EQ(ok->retry_after_format, RetryAfterFormat::kDate);
@@ -435,7 +496,8 @@ TEST(SandboxCommandLine, BadFlagsAreUsageErrors) {
 
 TEST(SandboxCommandLine, PrintsListeningLineServesAndStopsOnSignal) {
   Poco::Pipe out;
-  Poco::ProcessHandle ph = Poco::Process::launch(WEFT_SANDBOX_BIN, {"--port", "0", "--rate-limit-burst", "1"}, nullptr, &out, nullptr);
+  Poco::ProcessHandle ph = Poco::Process::launch(WEFT_SANDBOX_BIN, {"--port", "0", "--rate-limit-burst", "1"},
+                                                 nullptr, &out, nullptr);
   Poco::PipeInputStream in(out);
   std::string line;
   std::getline(in, line);
@@ -447,7 +509,7 @@ TEST(SandboxCommandLine, PrintsListeningLineServesAndStopsOnSignal) {
   s.sendRequest(req);
   Poco::Net::HTTPResponse resp;
   s.receiveResponse(resp).ignore(1 << 20);
-  EXPECT_EQ(resp.getStatus(), 429);  // the burst from the command line
+  EXPECT_EQ(resp.getStatus(), 429);            // the burst from the command line
   Poco::Process::requestTermination(ph.id());  // SIGINT
   EXPECT_EQ(ph.wait(), 0);
 }
