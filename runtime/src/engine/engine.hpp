@@ -17,6 +17,12 @@
 namespace weft::store {
 class RunStore;
 }
+namespace weft::vault {
+class Vault;
+}
+namespace weft::auth {
+class ConnectionManager;
+}
 
 namespace weft::engine {
 
@@ -38,6 +44,11 @@ class Engine {
   virtual const std::vector<std::string>& load_diagnostics() const = 0;
   virtual const plugin::ActionCatalog& catalog() const = 0;
   virtual store::RunStore& runs() = 0;
+  // The vault opened under options.home (vault::open_sqlite).
+  virtual vault::Vault& vault() = 0;
+  // Connections and their OAuth2 lifecycle over vault(), the loaded manifests and the HTTP client;
+  // hook(name) gives the http::AuthHook for a connection's calls. Thread-safe.
+  virtual auth::ConnectionManager& connections() = 0;
 };
 
 }  // namespace weft::engine

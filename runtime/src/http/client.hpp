@@ -77,8 +77,18 @@ struct ClientOptions {
   std::size_t max_response_bytes = 64u << 20;
   std::size_t pool_size_per_origin = 16;
   std::string ca_file;  // empty: the system's trust store
+  // Opt-in SSRF guard: refuse to connect to loopback, link-local (169.254/16, fe80::/10), private
+  // (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), unspecified and multicast addresses. Checked
+  // after DNS resolution on the very address connected to (no second lookup, so no DNS rebinding).
+  bool block_private_networks = false;
+  // IP addresses exempt from the guard ("127.0.0.1", "::1"); exact matches, not hostnames.
+  std::vector<std::string> allowed_private_addresses;
 };
 
+// The client does not follow redirects: a 3xx is returned as the final response (callers that
+// follow one must send a new request, which is checked by the SSRF guard again).
+// The Retry-After / rate-limit reset parsers are public in http/retry.hpp.
+//
 // Thread-safe: one Client serves every connector and connection of the process.
 class Client {
  public:
@@ -89,7 +99,8 @@ class Client {
 
   // Sends req with retries as above. A value for every HTTP status that is final (2xx-5xx after
   // retries); an error (kUnavailable, kDeadlineExceeded, kRateLimited, kInvalidArgument for a bad
-  // URL or header) when no final response was had.
+  // URL or header, kPermissionDenied for an address refused by the SSRF guard) when no final
+  // response was had. Messages name method, host and path, never the query, headers or body.
   Result<Response> send(Request req, const CallOptions& opts = {});
 
  private:

@@ -1,7 +1,7 @@
 // vault.hpp — the one encrypted store of every connection: its record (connector, state, settings,
 // token metadata) and its sealed secrets (client secret, tokens, API token, secret settings).
 //
-//   auto v = vault::open_sqlite(home, vault::KeySource::from_env_or_file(home));
+//   auto v = vault::open_sqlite(home);   // key from WEFT_MASTER_KEY or <home>/master.key
 //   (*v)->create(record, {{"client_secret", "s3cr3t"}});
 //   auto secrets = (*v)->secrets("my-rs");   // decrypted; registered with redact::add_secret
 //
@@ -92,6 +92,26 @@ class Vault {
   // Re-encrypts every secret under a new master key in one transaction, then replaces the key
   // (key file or tells the caller the new key for WEFT_MASTER_KEY). Returns the new key id.
   virtual Result<std::string> rotate_key() = 0;
+
+  // --- Added after the first interface (additive; the defaults keep other implementations valid).
+
+  // What rotate_key() did, for the CLI. new_master_key is non-empty only when the key comes from
+  // WEFT_MASTER_KEY: the vault cannot change the environment, so the user must set the new key.
+  struct KeyRotation {
+    std::string new_key_id;
+    std::string old_key_id;
+    std::string new_master_key;  // base64; a secret: show it once to the user, never log it
+    // True when records stay sealed with the old key until a process starts with the new one
+    // (WEFT_MASTER_KEY case); false when the rotation is complete (key file case).
+    bool pending = false;
+  };
+  virtual Result<KeyRotation> rotate_key_detailed() {
+    auto id = rotate_key();
+    if (!id) return id.status();
+    KeyRotation r;
+    r.new_key_id = *id;
+    return r;
+  }
 };
 
 // Opens (creating when missing) <home>/vault.db. The master key comes from WEFT_MASTER_KEY (base64 of

@@ -1,0 +1,93 @@
+// run_store.hpp — run history and connector state, behind one interface so SQLite (the embedded
+// default) can be joined by PostgreSQL later without touching the executor or the daemon.
+//
+//   auto store = store::open_sqlite(home + "/runs.db");
+//   WEFT_RETURN_IF_ERROR((*store)->create_run(run));      // before the first step starts
+//   WEFT_RETURN_IF_ERROR((*store)->put_step(step));       // every status change
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/json.hpp"
+#include "core/status.hpp"
+
+namespace weft::store {
+
+enum class RunStatus { kRunning, kSucceeded, kFailed, kInterrupted };
+enum class StepStatus { kPending, kRunning, kSucceeded, kFailed, kSkipped };
+
+// Stable lowercase names ("running", "skipped" ...) used in storage and --json output, and back.
+const char* to_string(RunStatus s);
+const char* to_string(StepStatus s);
+std::optional<RunStatus> run_status_from(const std::string& s);
+std::optional<StepStatus> step_status_from(const std::string& s);
+
+struct StepRecord {
+  int index = 0;          // position in the workflow's steps
+  std::string step_id;
+  std::string uses;
+  StepStatus status = StepStatus::kPending;
+  Json input;             // the rendered `with`
+  Json output;
+  std::string error;
+  std::int64_t started_at_ms = 0;   // epoch milliseconds; 0 = not started
+  std::int64_t finished_at_ms = 0;  // 0 = not finished
+  std::int64_t duration_us = 0;     // measured on a monotonic clock
+};
+
+struct RunRecord {
+  std::string id;
+  std::string workflow;       // the workflow's name
+  std::string workflow_file;  // where it was loaded from (resume reloads it)
+  RunStatus status = RunStatus::kRunning;
+  Json inputs;
+  Json trigger;
+  std::string error;
+  std::int64_t started_at_ms = 0;
+  std::int64_t finished_at_ms = 0;
+  std::vector<StepRecord> steps;  // ordered by index
+};
+
+struct RunQuery {
+  std::string workflow;                 // empty: any
+  std::optional<RunStatus> status;      // nullopt: any
+  std::size_t limit = 50;               // newest first
+};
+
+// Every method is thread-safe; several runs may write at once. Stored JSON and error text are
+// passed through redact::apply() by the implementation, so no known secret reaches the disk.
+class RunStore {
+ public:
+  virtual ~RunStore() = default;
+
+  // Inserts run (with its steps, usually all pending). Fails with already_exists on a reused id.
+  virtual Status create_run(const RunRecord& run) = 0;
+  // Sets status, error and finished_at (0 while running) of an existing run. not_found when absent.
+  virtual Status set_run_status(const std::string& run_id, RunStatus status, const std::string& error,
+                            std::int64_t finished_at_ms) = 0;
+  // Inserts or replaces one step of a run.
+  virtual Status put_step(const std::string& run_id, const StepRecord& step) = 0;
+  // The run with its steps; not_found when absent, data_loss when a stored value is corrupt.
+  virtual Result<RunRecord> get_run(const std::string& run_id) const = 0;
+  // Runs (without steps), newest first.
+  virtual Result<std::vector<RunRecord>> list_runs(const RunQuery& query) const = 0;
+
+  // Connector / trigger state (cursors): a value per (scope, key). get gives nullopt when unset.
+  virtual Result<std::optional<std::string>> state_get(const std::string& scope, const std::string& key) const = 0;
+  virtual Status state_set(const std::string& scope, const std::string& key, const std::string& value) = 0;
+  virtual Status state_delete(const std::string& scope, const std::string& key) = 0;
+};
+
+// Opens (creating when missing) the SQLite store at path: WAL journal, a busy timeout, schema
+// version checked and migrated. Fails with a message naming the file when it cannot be opened, is
+// not a weft database, or was written by a newer weft.
+Result<std::unique_ptr<RunStore>> open_sqlite(const std::string& path);
+
+// Milliseconds since the epoch (wall clock), for records.
+std::int64_t now_ms();
+
+}  // namespace weft::store
