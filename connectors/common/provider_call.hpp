@@ -58,15 +58,15 @@ inline ArrayPtr as_array(const Var& v) {
   return {};
 }
 
-// The handler's input as an object; throws Error("invalid_input") naming `what` otherwise.
+// The handler's input as an object; throws Error("invalid_argument") naming `what` otherwise.
 inline ObjectPtr parse_object(std::string_view text, const std::string& what) {
   ObjectPtr o = as_object(try_parse(text.empty() ? std::string_view("{}") : text));
-  if (!o) throw sdk::Error("invalid_input", what + " is not a JSON object");
+  if (!o) throw sdk::Error("invalid_argument", what + " is not a JSON object");
   return o;
 }
 
 // A string member (numbers are accepted and printed, since ids arrive as either). Throws
-// Error("invalid_input") when required and missing or empty.
+// Error("invalid_argument") when required and missing or empty.
 inline std::string get_string(const ObjectPtr& o, const std::string& key, bool required = true) {
   if (o && o->has(key) && !o->get(key).isEmpty()) {
     const Var& v = o->get(key);
@@ -76,7 +76,7 @@ inline std::string get_string(const ObjectPtr& o, const std::string& key, bool r
     }
   }
   if (required)
-    throw sdk::Error("invalid_input", "input field '" + key + "' is required (a non-empty string)");
+    throw sdk::Error("invalid_argument", "input field '" + key + "' is required (a non-empty string)");
   return {};
 }
 
@@ -102,16 +102,16 @@ inline ObjectPtr settings(sdk::Call& call) {
   return new Object;
 }
 
-// A URL setting without its trailing '/', so paths can be appended. Throws Error("invalid_settings")
+// A URL setting without its trailing '/', so paths can be appended. Throws Error("failed_precondition")
 // naming the setting when it is missing or not http(s).
 inline std::string base_url(const ObjectPtr& settings, const std::string& key) {
   std::string v = get_string(settings, key, false);
   if (v.empty())
     throw sdk::Error(
-        "invalid_settings",
+        "failed_precondition",
         "setting '" + key + "' is not set; add it with `weft connections add … --set " + key + "=URL`");
   if (v.rfind("http://", 0) != 0 && v.rfind("https://", 0) != 0)
-    throw sdk::Error("invalid_settings",
+    throw sdk::Error("failed_precondition",
                      "setting '" + key + "' must be an http:// or https:// URL, got '" + v + "'");
   while (!v.empty() && v.back() == '/') v.pop_back();
   return v;
@@ -189,8 +189,24 @@ inline std::string generic_error_message(const Var& body) {
   return msg.empty() ? err : msg;
 }
 
-// Throws Error("provider_error") for an HTTP status >= 400, quoting the provider's message:
-// "<provider> answered HTTP 404: Channel not found". 429 keeps the Retry-After hint.
+// The weft error code (core/status.hpp names, which the registry maps to its Code) of a provider's
+// HTTP status, so the engine can tell a missing thing from a bad token from an outage.
+inline std::string code_for_status(int status) {
+  switch (status) {
+    case 400:
+    case 422: return "invalid_argument";
+    case 401: return "unauthenticated";
+    case 403: return "permission_denied";
+    case 404: return "not_found";
+    case 409: return "already_exists";
+    case 429: return "rate_limited";
+    default: return status >= 500 ? "unavailable" : "failed_precondition";
+  }
+}
+
+// Throws sdk::Error for an HTTP status >= 400, quoting the provider's message with the status:
+// "<provider> answered HTTP 404: Channel not found"; the code comes from code_for_status. A 429
+// keeps its Retry-After (seconds) as retry_after_ms.
 inline void check(const HttpReply& r, const std::string& provider, const MessageOf& message_of) {
   if (r.status < 400) return;
   std::string msg = message_of(try_parse(r.body));
@@ -201,12 +217,12 @@ inline void check(const HttpReply& r, const std::string& provider, const Message
     for (const auto& [k, v] : r.headers) {
       std::string lk = k;
       for (auto& c : lk) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (lk == "retry-after" && !v.empty() && v.find_first_not_of("0123456789") == std::string::npos)
-        retry_ms = std::stoll(v.substr(0, 9)) * 1000;
+      if (lk == "retry-after" && !v.empty() && v.size() < 10 && v.find_first_not_of("0123456789") == std::string::npos)
+        retry_ms = std::stoll(v) * 1000;
     }
   }
-  std::string code = r.status == 429 ? "rate_limited" : "provider_error";
-  throw sdk::Error(code, provider + " answered HTTP " + std::to_string(r.status) + ": " + msg, retry_ms);
+  throw sdk::Error(code_for_status(r.status), provider + " answered HTTP " + std::to_string(r.status) + ": " + msg,
+                   retry_ms);
 }
 
 // The body as JSON; throws Error("provider_error") when a 2xx body is not JSON.

@@ -101,7 +101,7 @@ std::string sign_url(Call& c, std::string_view input) {
     p.url_expire_ms = Poco::Timestamp().epochMicroseconds() / 1000 +
                       in->getValue<std::int64_t>("expires_in_seconds") * 1000;
   } else {
-    throw Error("invalid_input", "give url_expire (epoch milliseconds) or expires_in_seconds");
+    throw Error("invalid_argument", "give url_expire (epoch milliseconds) or expires_in_seconds");
   }
   if (in->has("url_activate")) p.url_activate_ms = in->getValue<std::int64_t>("url_activate");
   if (in->has("stream_expire")) p.stream_expire_ms = in->getValue<std::int64_t>("stream_expire");
@@ -109,7 +109,7 @@ std::string sign_url(Call& c, std::string_view input) {
   std::string secret = get_string(in, "secret", false);
   if (secret.empty()) secret = get_string(settings(c), "signed_policy_secret", false);
   if (secret.empty())
-    throw Error("invalid_settings",
+    throw Error("failed_precondition",
                 "no SignedPolicy secret: set the connection's signed_policy_secret setting "
                 "(Server.xml <SignedPolicy><SecretKey>) or pass `secret`");
   std::string policy_key = get_string(in, "policy_query_key", false);
@@ -119,7 +119,7 @@ std::string sign_url(Call& c, std::string_view input) {
     s = ome::sign(get_string(in, "url"), secret, p, policy_key.empty() ? "policy" : policy_key,
                   signature_key.empty() ? "signature" : signature_key);
   } catch (const std::invalid_argument& e) {
-    throw Error("invalid_input", e.what());
+    throw Error("invalid_argument", e.what());
   }
   ObjectPtr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   out->set("url", s.url);
@@ -135,7 +135,7 @@ std::string ovenstudio_signed_url(Call& c, std::string_view input) {
   ObjectPtr st = settings(c);
   std::string token = get_string(st, "ovenstudio_token", false);
   if (token.empty())
-    throw Error("invalid_settings",
+    throw Error("failed_precondition",
                 "setting 'ovenstudio_token' is not set; create a REST API token in OvenStudio "
                 "(Settings -> REST API) and store it with --set ovenstudio_token=…");
   ObjectPtr body = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
@@ -227,7 +227,7 @@ class OvenMediaEngine : public weft::sdk::Connector {
       body->set("name", get_string(i, "name"));
       ArrayPtr urls = as_array(i->get("urls"));
       if (!urls || urls->size() == 0)
-        throw Error("invalid_input", "input field 'urls' needs at least one URL");
+        throw Error("invalid_argument", "input field 'urls' needs at least one URL");
       body->set("urls", urls);
       if (i->has("properties")) body->set("properties", i->get("properties"));
       return stringify(first_of(ome(c, "POST", app_path(where(i)) + "/streams", body)));
@@ -271,7 +271,7 @@ class OvenMediaEngine : public weft::sdk::Connector {
       std::string app = get_string(i, "app", false);
       std::string stream = get_string(i, "stream", false);
       if (!stream.empty() && app.empty())
-        throw Error("invalid_input", "get_stats: 'stream' needs 'app' as well");
+        throw Error("invalid_argument", "get_stats: 'stream' needs 'app' as well");
       if (!app.empty()) path += "/apps/" + url_segment(app);
       if (!stream.empty()) path += "/streams/" + url_segment(stream);
       return stringify(ome(c, "GET", path));

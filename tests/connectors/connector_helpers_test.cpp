@@ -44,12 +44,22 @@ TEST(SignedPolicy, WritesOutTheDefaultPortAndKeepsExistingQuery) {
   EXPECT_THROW(ome::sign("ws://h:1/a", "k", {0, {}, {}, {}}), std::invalid_argument);
 }
 
+TEST(ProviderCall, HttpStatusesMapToWeftErrorCodes) {
+  EXPECT_EQ(code_for_status(400), "invalid_argument");
+  EXPECT_EQ(code_for_status(401), "unauthenticated");
+  EXPECT_EQ(code_for_status(404), "not_found");
+  EXPECT_EQ(code_for_status(409), "already_exists");
+  EXPECT_EQ(code_for_status(429), "rate_limited");
+  EXPECT_EQ(code_for_status(503), "unavailable");
+  EXPECT_EQ(code_for_status(418), "failed_precondition");
+}
+
 TEST(ProviderCall, PathSegmentsAreFullyEncoded) {
   EXPECT_EQ(url_segment("a/b c?d#e%f"), "a%2Fb%20c%3Fd%23e%25f");
   EXPECT_EQ(url_segment("st_123-x.y~z"), "st_123-x.y~z");
 }
 
-TEST(ProviderCall, RestreamErrorBodyBecomesProviderErrorQuotingIt) {
+TEST(ProviderCall, RestreamErrorBodyBecomesAnErrorQuotingIt) {
   HttpReply r{
       401,
       {},
@@ -58,7 +68,7 @@ TEST(ProviderCall, RestreamErrorBodyBecomesProviderErrorQuotingIt) {
     check(r, "Restream", restream::error_message);
     FAIL() << "no throw";
   } catch (const sdk::Error& e) {
-    EXPECT_EQ(e.code(), "provider_error");
+    EXPECT_EQ(e.code(), "unauthenticated");
     EXPECT_STREQ(e.what(), "Restream answered HTTP 401: Invalid token: expired (invalid_token)");
   }
 }

@@ -21,6 +21,11 @@
 
 #include "support/test_support.hpp"
 
+#ifdef WEFT_VIA_REGISTRY
+#include "core/json.hpp"
+#include "plugin/registry.hpp"
+#endif
+
 // The opaque call context of the ABI, defined here for this test host.
 struct weft_call_ctx {
   weft::test::ConnectorHost* host;
@@ -39,6 +44,62 @@ std::string stringify(const Var& v) {
   return out.str();
 }
 
+// Performs a weft_host.http request (JSON text) for host and returns the response JSON text.
+// Throws std::exception when no response was had.
+std::string loopback_http(ConnectorHost& host, const std::string& request_json) {
+  {
+    ObjectPtr req = Poco::JSON::Parser().parse(request_json).extract<ObjectPtr>();
+    // The path is sent exactly as the connector encoded it: Poco::URI would decode %2F into '/'.
+    const std::string url = req->getValue<std::string>("url");
+    Poco::URI uri(url);
+    auto path_start = url.find('/', url.find("://") + 3);
+    std::string path_etc = path_start == std::string::npos ? "/" : url.substr(path_start);
+    if (ObjectPtr q = req->getObject("query")) {
+      for (const auto& [k, v] : *q) {
+        std::string ek, ev;
+        Poco::URI::encode(k, "&=+#", ek);
+        Poco::URI::encode(v.convert<std::string>(), "&=+#", ev);
+        path_etc += (path_etc.find('?') == std::string::npos ? "?" : "&") + ek + "=" + ev;
+      }
+    }
+    if (uri.getHost() != "127.0.0.1") throw std::runtime_error("test host only calls 127.0.0.1");
+    std::string method = req->optValue<std::string>("method", "GET");
+    bool auth = req->optValue<bool>("auth", true);
+    Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
+    session.setTimeout(Poco::Timespan(10, 0));
+    Poco::Net::HTTPRequest hreq(method, path_etc, Poco::Net::HTTPMessage::HTTP_1_1);
+    std::map<std::string, std::string> sent;
+    if (ObjectPtr h = req->getObject("headers"))
+      for (const auto& [k, v] : *h) hreq.set(k, v.convert<std::string>());
+    if (auth && !host.auth.first.empty()) hreq.set(host.auth.first, host.auth.second);
+    std::string body;
+    if (req->has("json")) {
+      body = stringify(req->get("json"));
+      hreq.setContentType("application/json");
+    } else if (req->has("body")) {
+      body = req->getValue<std::string>("body");
+    }
+    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
+      hreq.setContentLength(static_cast<std::streamsize>(body.size()));
+    for (const auto& [k, v] : hreq) sent[k] = v;
+    host.requests.push_back(method + " " + uri.getScheme() + "://" + uri.getAuthority() + path_etc +
+                                  (auth ? " auth" : " noauth"));
+    host.request_headers.push_back(sent);
+    session.sendRequest(hreq) << body;
+    Poco::Net::HTTPResponse hresp;
+    std::string rbody;
+    Poco::StreamCopier::copyToString(session.receiveResponse(hresp), rbody);
+    ObjectPtr resp = new Poco::JSON::Object;
+    resp->set("status", static_cast<int>(hresp.getStatus()));
+    ObjectPtr headers = new Poco::JSON::Object;
+    for (const auto& [k, v] : hresp) headers->set(k, v);
+    resp->set("headers", headers);
+    resp->set("body", rbody);
+    return stringify(resp);
+  }
+}
+
+#ifndef WEFT_VIA_REGISTRY
 bool fill(weft_buf* out, const std::string& s) {
   out->ptr = static_cast<char*>(std::malloc(s.size() + 1));
   if (out->ptr == nullptr) return false;
@@ -61,54 +122,7 @@ void host_log(weft_call_ctx*, weft_log_level, const char*, size_t) {}
 
 weft_status host_http(weft_call_ctx* ctx, const char* req_json, size_t len, weft_buf* out) {
   try {
-    ObjectPtr req = Poco::JSON::Parser().parse(std::string(req_json, len)).extract<ObjectPtr>();
-    // The path is sent exactly as the connector encoded it: Poco::URI would decode %2F into '/'.
-    const std::string url = req->getValue<std::string>("url");
-    Poco::URI uri(url);
-    auto path_start = url.find('/', url.find("://") + 3);
-    std::string path_etc = path_start == std::string::npos ? "/" : url.substr(path_start);
-    if (ObjectPtr q = req->getObject("query")) {
-      for (const auto& [k, v] : *q) {
-        std::string ek, ev;
-        Poco::URI::encode(k, "&=+#", ek);
-        Poco::URI::encode(v.convert<std::string>(), "&=+#", ev);
-        path_etc += (path_etc.find('?') == std::string::npos ? "?" : "&") + ek + "=" + ev;
-      }
-    }
-    if (uri.getHost() != "127.0.0.1") return error(out, "blocked", "test host only calls 127.0.0.1");
-    std::string method = req->optValue<std::string>("method", "GET");
-    bool auth = req->optValue<bool>("auth", true);
-    Poco::Net::HTTPClientSession session(uri.getHost(), uri.getPort());
-    session.setTimeout(Poco::Timespan(10, 0));
-    Poco::Net::HTTPRequest hreq(method, path_etc, Poco::Net::HTTPMessage::HTTP_1_1);
-    std::map<std::string, std::string> sent;
-    if (ObjectPtr h = req->getObject("headers"))
-      for (const auto& [k, v] : *h) hreq.set(k, v.convert<std::string>());
-    if (auth && !ctx->host->auth.first.empty()) hreq.set(ctx->host->auth.first, ctx->host->auth.second);
-    std::string body;
-    if (req->has("json")) {
-      body = stringify(req->get("json"));
-      hreq.setContentType("application/json");
-    } else if (req->has("body")) {
-      body = req->getValue<std::string>("body");
-    }
-    if (!body.empty() || method == "POST" || method == "PUT" || method == "PATCH")
-      hreq.setContentLength(static_cast<std::streamsize>(body.size()));
-    for (const auto& [k, v] : hreq) sent[k] = v;
-    ctx->host->requests.push_back(method + " " + uri.getScheme() + "://" + uri.getAuthority() + path_etc +
-                                  (auth ? " auth" : " noauth"));
-    ctx->host->request_headers.push_back(sent);
-    session.sendRequest(hreq) << body;
-    Poco::Net::HTTPResponse hresp;
-    std::string rbody;
-    Poco::StreamCopier::copyToString(session.receiveResponse(hresp), rbody);
-    ObjectPtr resp = new Poco::JSON::Object;
-    resp->set("status", static_cast<int>(hresp.getStatus()));
-    ObjectPtr headers = new Poco::JSON::Object;
-    for (const auto& [k, v] : hresp) headers->set(k, v);
-    resp->set("headers", headers);
-    resp->set("body", rbody);
-    fill(out, stringify(resp));
+    fill(out, loopback_http(*ctx->host, std::string(req_json, len)));
     return WEFT_OK;
   } catch (const std::exception& e) {
     return error(out, "unavailable", e.what());
@@ -161,13 +175,103 @@ std::string violations(const Var& schema_doc, const Var& doc) {
   }
   return out;
 }
+#endif  // !WEFT_VIA_REGISTRY
 }  // namespace
 
 Poco::JSON::Object::Ptr Invocation::object() const {
   return Poco::JSON::Parser().parse(json).extract<Poco::JSON::Object::Ptr>();
 }
 
-ConnectorHost::ConnectorHost(const std::string& id) {
+#ifdef WEFT_VIA_REGISTRY
+
+// HostServices for the registry: the same loopback HTTP, settings and state as the C host table.
+class TestServices : public plugin::HostServices {
+ public:
+  explicit TestServices(ConnectorHost& host) : host_(host) {}
+  Result<Json> http(const plugin::ActionInfo&, const plugin::InvokeContext&, const Json& request) override {
+    try {
+      return json::parse(loopback_http(host_, json::stringify(request)));
+    } catch (const std::exception& e) {
+      return Status(Code::kUnavailable, e.what());
+    }
+  }
+  Result<Json> settings(const plugin::ActionInfo&, const plugin::InvokeContext&) override {
+    return Json(host_.settings);
+  }
+  Result<std::optional<Json>> state_get(const plugin::ActionInfo&, const plugin::InvokeContext&,
+                                        const std::string& key) override {
+    auto it = host_.state.find(key);
+    if (it == host_.state.end()) return std::optional<Json>();
+    auto v = json::parse(it->second);
+    if (!v) return v.status();
+    return std::optional<Json>(*v);
+  }
+  Status state_set(const plugin::ActionInfo&, const plugin::InvokeContext&, const std::string& key,
+                   const Json& value) override {
+    host_.state[key] = json::stringify(value);
+    return Status::Ok();
+  }
+  void log(const plugin::ActionInfo*, const plugin::InvokeContext*, plugin::LogLevel, std::string_view) override {}
+
+ private:
+  ConnectorHost& host_;
+};
+
+struct ConnectorHost::Impl {
+  explicit Impl(ConnectorHost& host) : services(host), registry(&services) {}
+  TestServices services;
+  plugin::Registry registry;
+};
+
+ConnectorHost::ConnectorHost(const std::string& id) : id_(id), impl_(std::make_unique<Impl>(*this)) {
+  std::string path = connector_dir() + "/" + id + ".so";
+  Status loaded = impl_->registry.load_file(path);
+  if (!loaded.ok()) {
+    ADD_FAILURE() << "the registry refused " << path << ": " << loaded.message();
+    return;
+  }
+  auto info = impl_->registry.connector(id);
+  manifest = info->manifest.extract<ObjectPtr>();
+  settings = new Poco::JSON::Object;
+  if (auto defaults = json::as_object(info->settings_defaults))
+    for (const auto& [k, v] : *defaults) settings->set(k, v);
+}
+
+ConnectorHost::~ConnectorHost() = default;
+
+Invocation ConnectorHost::invoke(const std::string& operation, const std::string& input_json) {
+  Invocation r;
+  const plugin::ActionInfo* op = impl_->registry.find(id_ + "." + operation);
+  if (op == nullptr) {
+    ADD_FAILURE() << "the registry has no " << id_ << "." << operation;
+    return r;
+  }
+  auto input = json::parse(input_json);
+  if (!input) {
+    ADD_FAILURE() << "bad test input: " << input.status().message();
+    return r;
+  }
+  plugin::InvokeContext ctx;
+  ctx.run_id = "run-1";
+  ctx.step_id = "step-1";
+  ctx.connection = "test";
+  auto out = impl_->registry.invoke(*op, *input, ctx);
+  r.ok = out.ok();
+  if (out.ok()) {
+    r.json = json::stringify(*out);
+  } else {
+    r.code = code_name(out.status().code());
+    r.message = out.status().message();
+    r.json = r.code + ": " + r.message;
+  }
+  return r;
+}
+
+#else  // the bare dlopen host
+
+struct ConnectorHost::Impl {};
+
+ConnectorHost::ConnectorHost(const std::string& id) : id_(id) {
   static std::mutex mu;
   static std::map<std::string, const weft_connector*> loaded;
   std::lock_guard<std::mutex> lock(mu);
@@ -257,5 +361,7 @@ Invocation ConnectorHost::invoke(const std::string& operation, const std::string
   }
   return r;
 }
+
+#endif  // WEFT_VIA_REGISTRY
 
 }  // namespace weft::test

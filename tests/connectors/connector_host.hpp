@@ -1,7 +1,8 @@
 // connector_host.hpp — loads a built connector .so with dlopen and plays the host for it: real
 // HTTP (Poco, loopback only) with the connection's credentials added, the call context with
 // settings, per-trigger state, and input/output validation against the manifest's schemas.
-// Independent of the plugin registry so connector tests do not depend on the engine wiring.
+// With WEFT_VIA_REGISTRY defined, the .so is loaded by plugin::Registry instead, served by a
+// HostServices with the same HTTP, settings and state.
 //
 //   ConnectorHost h("restream");
 //   h.settings->set("api_base", sandbox.url("/restream"));
@@ -12,6 +13,7 @@
 #include <Poco/JSON/Object.h>
 
 #include <map>
+#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -30,6 +32,15 @@ struct Invocation {
 
 class ConnectorHost {
  public:
+#ifdef WEFT_VIA_REGISTRY
+  // Actions go through plugin::Registry (its loader, schema checks and error mapping); error codes
+  // are the registry's Code names.
+  static constexpr bool kViaRegistry = true;
+#else
+  // Actions and triggers go through the C table of a dlopen'ed library; error codes are the
+  // connector's own.
+  static constexpr bool kViaRegistry = false;
+#endif
   // dlopens <connector_dir>/<id>.so (kept loaded for the process) and creates an instance.
   // Fails the current test (ADD_FAILURE) when loading fails.
   explicit ConnectorHost(const std::string& id);
@@ -51,6 +62,8 @@ class ConnectorHost {
   struct Impl;
 
  private:
+  std::string id_;
+  std::unique_ptr<Impl> impl_;
   const weft_connector* table_ = nullptr;
   void* instance_ = nullptr;
 };

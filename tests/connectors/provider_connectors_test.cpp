@@ -1,6 +1,8 @@
 // The restream, livepush and ovenmediaengine connectors as built .so files, loaded with dlopen,
 // driven over real HTTP against the in-process provider sandbox: every action's happy path, the
-// provider's error turned into a provider_error quoting it, and the polling triggers.
+// provider's error turned into an error quoting it with its HTTP status, and the polling triggers.
+// Built twice: through the plugin Registry (WEFT_VIA_REGISTRY: the real loader, its schema checks
+// and error mapping) and through a bare dlopen host that also drives the triggers.
 #include <Poco/JSON/Parser.h>
 #include <Poco/JSON/Stringifier.h>
 #include <Poco/Net/HTTPClientSession.h>
@@ -8,6 +10,7 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
+#include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
 #include <sstream>
@@ -138,12 +141,13 @@ TEST_F(RestreamTest, EveryActionAnswersFromTheApi) {
 TEST_F(RestreamTest, ProviderErrorsAreQuotedWithTheirStatus) {
   auto missing = host_.invoke("get_channel", R"({"channel_id":"999"})");
   EXPECT_FALSE(missing.ok);
-  EXPECT_EQ(missing.code, "provider_error");
-  EXPECT_EQ(missing.message, "Restream answered HTTP 404: Channel not found (NotFoundError)");
+  EXPECT_EQ(missing.code, "not_found");
+  EXPECT_THAT(missing.message, ::testing::HasSubstr("Restream answered HTTP 404: Channel not found (NotFoundError)"));
   host_.auth = {"Authorization", "Bearer revoked"};
   auto unauth = host_.invoke("get_profile", "{}");
-  EXPECT_EQ(unauth.message,
-            "Restream answered HTTP 401: Invalid token: access token is invalid (invalid_token)");
+  EXPECT_EQ(unauth.code, "unauthenticated");
+  EXPECT_THAT(unauth.message,
+              ::testing::HasSubstr("Restream answered HTTP 401: Invalid token: access token is invalid (invalid_token)"));
 }
 
 TEST_F(RestreamTest, PathParametersAreEncoded) {
@@ -154,6 +158,7 @@ TEST_F(RestreamTest, PathParametersAreEncoded) {
 }
 
 TEST_F(RestreamTest, EventTriggersFireOnceEach) {
+  if (ConnectorHost::kViaRegistry) GTEST_SKIP() << "the registry validates a poll against the item schema";
   auto created = http("POST", "/_control/restream/events", R"({"title":"Launch"})");
   std::string id =
       Poco::JSON::Parser().parse(created.second).extract<ObjectPtr>()->getValue<std::string>("id");
@@ -219,11 +224,12 @@ TEST_F(LivepushTest, EveryActionAnswersFromTheApi) {
 TEST_F(LivepushTest, ProviderErrorsAreQuotedWithTheirStatus) {
   auto r = host_.invoke("get_stream", R"({"stream_id":"st_missing"})");
   EXPECT_FALSE(r.ok);
-  EXPECT_EQ(r.code, "provider_error");
-  EXPECT_EQ(r.message, "Livepush answered HTTP 404: Stream not found (Not Found)");
+  EXPECT_EQ(r.code, "not_found");
+  EXPECT_THAT(r.message, ::testing::HasSubstr("Livepush answered HTTP 404: Stream not found (Not Found)"));
 }
 
 TEST_F(LivepushTest, StreamCreatedFiresOncePerNewStream) {
+  if (ConnectorHost::kViaRegistry) GTEST_SKIP() << "the registry validates a poll against the item schema";
   auto first = host_.invoke("stream_created", R"({"params":{},"cursor":null})");
   ASSERT_TRUE(first.ok) << first.json;
   EXPECT_EQ(first.object()->getArray("items")->size(), 0u);
@@ -292,16 +298,16 @@ TEST_F(OmeTest, ProviderErrorsAreQuotedWithTheirStatus) {
       R"({"id":"dup","stream_name":"stream","protocol":"srt","url":"srt://192.0.2.9:9000"})";
   expect_ok(host_.invoke("start_push", push), "start_push");
   auto dup = host_.invoke("start_push", push);
-  EXPECT_EQ(dup.code, "provider_error");
-  EXPECT_EQ(dup.message, "OvenMediaEngine answered HTTP 409: Duplicate ID already exists");
+  EXPECT_EQ(dup.code, "already_exists");
+  EXPECT_THAT(dup.message, ::testing::HasSubstr("OvenMediaEngine answered HTTP 409: Duplicate ID already exists"));
   host_.auth = {"Authorization", "Basic " + sandbox::base64("wrong")};
-  EXPECT_EQ(host_.invoke("list_vhosts", "{}").message, "OvenMediaEngine answered HTTP 401: Unauthorized");
+  EXPECT_THAT(host_.invoke("list_vhosts", "{}").message, ::testing::HasSubstr("OvenMediaEngine answered HTTP 401: Unauthorized"));
 }
 
 TEST_F(OmeTest, MissingApiBaseIsAClearSettingsError) {
   host_.settings->remove("api_base");
   auto r = host_.invoke("list_vhosts", "{}");
-  EXPECT_EQ(r.code, "invalid_settings");
+  EXPECT_EQ(r.code, "failed_precondition");
   EXPECT_NE(r.message.find("api_base"), std::string::npos);
 }
 
@@ -314,7 +320,7 @@ TEST_F(OmeTest, SignUrlMatchesTheTestVectorWithTheSecretSetting) {
   EXPECT_TRUE(host_.requests.empty());  // computed locally
   host_.settings->remove("signed_policy_secret");
   auto none = host_.invoke("sign_url", R"({"url":"ws://h:1/a/s","expires_in_seconds":60})");
-  EXPECT_EQ(none.code, "invalid_settings");
+  EXPECT_EQ(none.code, "failed_precondition");
   auto relative = host_.invoke("sign_url", R"({"url":"ws://h/a/s","expires_in_seconds":60,"secret":"k"})");
   expect_ok(relative, "sign_url relative");
   EXPECT_EQ(relative.object()->getValue<std::string>("url").rfind("ws://h:80/a/s?policy=", 0), 0u);
@@ -330,11 +336,12 @@ TEST_F(OmeTest, OvenStudioSignedUrlSendsItsOwnBearerToken) {
   ASSERT_EQ(http("POST", "/_control/ome/ovenstudio", R"({"aws_signed_url_enabled":false})").first, 200);
   auto off = host_.invoke("ovenstudio_signed_url",
                           R"({"stream_name":"stream","date_less_than":"2030-01-01T00:00:00Z"})");
-  EXPECT_EQ(off.code, "provider_error");
+  EXPECT_EQ(off.code, "invalid_argument");
   EXPECT_NE(off.message.find("HTTP 400: AWS Signed URL is not enabled"), std::string::npos);
 }
 
 TEST_F(OmeTest, StreamStartedFiresWhenAnEncoderPublishes) {
+  if (ConnectorHost::kViaRegistry) GTEST_SKIP() << "the registry validates a poll against the item schema";
   auto first = host_.invoke("stream_started", R"({"params":{"app":"live"},"cursor":null})");
   ASSERT_TRUE(first.ok) << first.json;
   EXPECT_EQ(first.object()->getArray("items")->size(), 0u);
