@@ -1,6 +1,13 @@
 // ome_api.hpp — OvenMediaEngine / OvenStudio pure helpers, header-only so tests compile them.
 #pragma once
 
+#include <Poco/DateTimeFormat.h>
+#include <Poco/DateTimeFormatter.h>
+#include <Poco/Timestamp.h>
+
+#include <algorithm>
+#include <cstdint>
+
 #include "provider_call.hpp"
 
 namespace weft::connectors::ome {
@@ -31,6 +38,18 @@ inline std::string signed_url_of(const std::string& body) {
     o = as_object(o->get("response"));
   }
   return {};
+}
+
+// OvenStudio's latest accepted expiry (its dates are 32-bit epoch seconds).
+inline constexpr std::int64_t kOvenStudioMaxEpoch = 2147483647;  // 2038-01-19T03:14:07Z
+
+// now + seconds as yyyy-mm-ddThh:mm:ssZ, clamped to kOvenStudioMaxEpoch. Throws
+// Error("invalid_argument") when seconds is not positive.
+inline std::string utc_after(std::int64_t now, std::int64_t seconds) {
+  if (seconds <= 0) throw sdk::Error("invalid_argument", "valid_for_seconds must be positive");
+  std::int64_t t = std::min(now + std::min<std::int64_t>(seconds, kOvenStudioMaxEpoch), kOvenStudioMaxEpoch);
+  return Poco::DateTimeFormatter::format(Poco::Timestamp::fromEpochTime(static_cast<std::time_t>(t)),
+                                         "%Y-%m-%dT%H:%M:%SZ");
 }
 
 }  // namespace weft::connectors::ome

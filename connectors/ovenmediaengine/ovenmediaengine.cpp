@@ -139,7 +139,12 @@ std::string ovenstudio_signed_url(Call& c, std::string_view input) {
                 "setting 'ovenstudio_token' is not set; create a REST API token in OvenStudio "
                 "(Settings -> REST API) and store it with --set ovenstudio_token=…");
   ObjectPtr body = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  std::string less = get_string(in, "date_less_than");
+  std::string less = get_string(in, "date_less_than", false);
+  if (less.empty()) {
+    if (!in->has("valid_for_seconds"))
+      throw Error("invalid_argument", "give date_less_than (yyyy-mm-ddThh:mm:ssZ) or valid_for_seconds");
+    less = ome::utc_after(Poco::Timestamp().epochTime(), in->getValue<std::int64_t>("valid_for_seconds"));
+  }
   std::string greater = get_string(in, "date_greater_than", false);
   if (get_string(st, "ovenstudio_body_style", false) == "flat") {
     body->set("stream_name", get_string(in, "stream_name"));
@@ -167,8 +172,9 @@ std::string ovenstudio_signed_url(Call& c, std::string_view input) {
   if (url.empty())
     throw Error("provider_error", "OvenStudio answered HTTP " + std::to_string(reply.status) +
                                       " without a signed URL: " + reply.body.substr(0, 200));
-  ObjectPtr out = new Object;
+  ObjectPtr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
   out->set("url", url);
+  out->set("date_less_than", less);
   return stringify(out);
 }
 

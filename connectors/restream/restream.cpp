@@ -55,12 +55,29 @@ class Restream : public weft::sdk::Connector {
        [](Call& c, std::string_view) { return wrap("platforms", get(c, "/v2/platform/all")); });
     on("list_servers", [](Call& c, std::string_view) { return wrap("servers", get(c, "/v2/server/all")); });
     on("get_stream_key", [](Call& c, std::string_view) { return stringify(get(c, "/v2/user/streamKey")); });
+    on("update_channel_titles", [](Call& c, std::string_view in) { return update_channel_titles(c, in); });
+    on("get_ingest_server", [](Call& c, std::string_view in) { return ingest_server(c, in); });
     on("list_upcoming_events", [](Call& c, std::string_view in) {
       ObjectPtr i = parse_object(in, "input");
       std::vector<std::pair<std::string, std::string>> q;
       if (i->has("source")) q.emplace_back("source", i->get("source").convert<std::string>());
-      if (i->has("scheduled")) q.emplace_back("scheduled", i->getValue<bool>("scheduled") ? "true" : "false");
-      return wrap("events", get(c, "/v2/user/events/upcoming", q));
+      bool windowed = i->has("day_offset") || i->has("scheduled_after") || i->has("scheduled_before");
+      // A time window only matches scheduled events, so ask Restream for those alone.
+      if (i->has("scheduled") || windowed)
+        q.emplace_back("scheduled", i->optValue<bool>("scheduled", true) ? "true" : "false");
+      ArrayPtr events = list_of(get(c, "/v2/user/events/upcoming", q));
+      ObjectPtr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      if (!windowed) {
+        out->set("events", events);
+        return stringify(out);
+      }
+      restream::Window w = restream::window_of(i, Poco::Timestamp().epochTime());
+      out->set("events", restream::scheduled_within(events, w));
+      ObjectPtr window = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      window->set("from", w.from);
+      window->set("to", w.to);
+      out->set("window", window);
+      return stringify(out);
     });
     on("list_live_events",
        [](Call& c, std::string_view) { return wrap("events", get(c, "/v2/user/events/in-progress")); });
@@ -125,6 +142,87 @@ class Restream : public weft::sdk::Connector {
     return get(c, "/v2/user/events/history",
                {{"page", std::to_string(page)}, {"limit", std::to_string(limit)}});
   }
+  // Retitles every channel that is enabled (or every one, or the listed ones). Stops at the first
+  // refusal, naming how many were already retitled, since Restream has no batch call to undo.
+  static std::string update_channel_titles(Call& c, std::string_view input) {
+    ObjectPtr i = parse_object(input, "input");
+    std::string title = get_string(i, "title");
+    bool only_enabled = i->optValue<bool>("only_enabled", true);
+    std::set<std::string> wanted;
+    if (ArrayPtr ids = as_array(i->get("channel_ids")))
+      for (const auto& v : *ids) wanted.insert(v.convert<std::string>());
+    ArrayPtr channels = list_of(get(c, "/v2/user/channel/all"));
+    ArrayPtr updated = new Array;
+    ArrayPtr skipped = new Array;
+    for (const auto& v : *channels) {
+      ObjectPtr ch = as_object(v);
+      if (!ch || !ch->has("id")) continue;
+      std::string id = ch->get("id").convert<std::string>();
+      bool enabled = ch->optValue<bool>("enabled", ch->optValue<bool>("active", false));
+      if ((only_enabled && !enabled) || (!wanted.empty() && !wanted.count(id))) {
+        skipped->add(ch->get("id"));
+        continue;
+      }
+      ObjectPtr body = new Object;
+      body->set("title", title);
+      if (i->has("description")) body->set("description", get_string(i, "description", false));
+      try {
+        call(c, "PATCH", "/v2/user/channel-meta/" + url_segment(id), body);
+      } catch (const weft::sdk::Error& e) {
+        throw weft::sdk::Error(e.code(),
+                               std::string(e.what()) + " (channel " + id + "; " +
+                                   std::to_string(updated->size()) + " channel(s) were already retitled)",
+                               e.retry_after_ms());
+      }
+      ObjectPtr done = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+      done->set("channel_id", ch->get("id"));
+      if (ch->has("displayName")) done->set("displayName", ch->get("displayName"));
+      if (ch->has("streamingPlatformId")) done->set("streamingPlatformId", ch->get("streamingPlatformId"));
+      done->set("title", title);
+      updated->add(done);
+    }
+    ObjectPtr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    out->set("updated", updated);
+    out->set("skipped", skipped);
+    out->set("count", static_cast<int>(updated->size()));
+    return stringify(out);
+  }
+
+  // The server a stream key is used with, never the key itself (so it can be logged): the SRT
+  // host of the account's (or an event's) key and the RTMP ingest server.
+  static std::string ingest_server(Call& c, std::string_view input) {
+    ObjectPtr i = parse_object(input, "input");
+    std::string event_id = get_string(i, "event_id", false);
+    ObjectPtr key =
+        as_object(get(c, event_id.empty() ? std::string("/v2/user/streamKey")
+                                          : "/v2/user/events/" + url_segment(event_id) + "/streamKey"));
+    restream::HostPort srt =
+        restream::host_port(key ? key->optValue<std::string>("srtUrl", "") : std::string());
+    ArrayPtr servers = list_of(get(c, "/v2/server/all"));
+    ObjectPtr chosen;
+    std::string server_id = get_string(i, "server_id", false);
+    for (const auto& v : *servers) {
+      ObjectPtr s = as_object(v);
+      if (!s) continue;
+      std::string id = s->has("id") ? s->get("id").convert<std::string>() : std::string();
+      if (!server_id.empty() ? id == server_id : s->optValue<std::string>("url", "") == srt.host) {
+        chosen = s;
+        break;
+      }
+    }
+    if (!chosen && !server_id.empty())
+      throw weft::sdk::Error(
+          "not_found", "Restream has no ingest server with id " + server_id + " (see restream.list_servers)");
+    if (!chosen && servers->size() > 0) chosen = as_object(servers->get(0));
+    ObjectPtr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
+    out->set("event_id", event_id.empty() ? Var() : Var(event_id));
+    out->set("srt_host", srt.host.empty() ? Var() : Var(srt.host));
+    out->set("srt_port", srt.port > 0 ? Var(srt.port) : Var());
+    out->set("rtmp_url", chosen && chosen->has("rtmpUrl") ? chosen->get("rtmpUrl") : Var());
+    out->set("server", chosen ? Var(chosen) : Var());
+    return stringify(out);
+  }
+
   static std::vector<std::pair<std::string, Var>> events_by_id(const ArrayPtr& events) {
     std::vector<std::pair<std::string, Var>> out;
     for (const auto& v : *events) {

@@ -13,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <ctime>
 #include <sstream>
 
 #include "connector_host.hpp"
@@ -138,16 +139,89 @@ TEST_F(RestreamTest, EveryActionAnswersFromTheApi) {
   expect_ok(host_.invoke("get_event_stream_key", R"({"event_id":")" + id + R"("})"), "get_event_stream_key");
 }
 
+TEST_F(RestreamTest, RetitleChannelsChangesOnlyTheEnabledOnes) {
+  auto r = host_.invoke("update_channel_titles", R"({"title":"We are live"})");
+  expect_ok(r, "update_channel_titles");
+  EXPECT_EQ(r.object()->getValue<int>("count"), 2);
+  ASSERT_EQ(r.object()->getArray("skipped")->size(), 1u);
+  EXPECT_EQ(r.object()->getArray("skipped")->getElement<int>(0), 103);  // Facebook, disabled
+  for (int id : {101, 102})
+    EXPECT_EQ(host_.invoke("get_channel_meta", R"({"channel_id":)" + std::to_string(id) + "}")
+                  .object()
+                  ->getValue<std::string>("title"),
+              "We are live");
+  EXPECT_NE(
+      host_.invoke("get_channel_meta", R"({"channel_id":103})").object()->getValue<std::string>("title"),
+      "We are live");
+  auto listed = host_.invoke("update_channel_titles", R"({"title":"Only one","channel_ids":[102]})");
+  expect_ok(listed, "update_channel_titles listed");
+  EXPECT_EQ(listed.object()->getValue<int>("count"), 1);
+  host_.auth = {"Authorization", "Bearer revoked"};
+  auto unauth = host_.invoke("update_channel_titles", R"({"title":"x"})");
+  EXPECT_EQ(unauth.code, "unauthenticated");
+  EXPECT_THAT(unauth.message, ::testing::HasSubstr("Invalid token"));
+}
+
+TEST_F(RestreamTest, IngestServerNamesTheKeysServerWithoutTheKey) {
+  auto r = host_.invoke("get_ingest_server", "{}");
+  expect_ok(r, "get_ingest_server");
+  EXPECT_EQ(r.object()->getValue<std::string>("srt_host"), "live.restream.io");
+  EXPECT_EQ(r.object()->getValue<int>("srt_port"), 2010);
+  EXPECT_EQ(r.object()->getObject("server")->getValue<std::string>("url"), "live.restream.io");
+  EXPECT_EQ(r.json.find("re_sandbox_1001_key"), std::string::npos) << "the key must not be in the output";
+  auto london = host_.invoke("get_ingest_server", R"({"server_id":2})");
+  expect_ok(london, "get_ingest_server server_id");
+  EXPECT_EQ(london.object()->getObject("server")->getValue<std::string>("url"), "london.restream.io");
+  auto missing = host_.invoke("get_ingest_server", R"({"server_id":99})");
+  EXPECT_EQ(missing.code, "not_found");
+  EXPECT_THAT(missing.message, ::testing::HasSubstr("no ingest server with id 99"));
+  auto no_event = host_.invoke("get_ingest_server", R"({"event_id":"nope"})");
+  EXPECT_EQ(no_event.code, "not_found");
+}
+
+TEST_F(RestreamTest, UpcomingEventsCanBeLimitedToTomorrow) {
+  const long long now = static_cast<long long>(std::time(nullptr));
+  const long long tomorrow_noon = (now / 86400 + 1) * 86400 + 12 * 3600;  // UTC
+  ASSERT_EQ(http("POST", "/_control/restream/events",
+                 R"({"title":"Tomorrow show","scheduledFor":)" + std::to_string(tomorrow_noon) + "}")
+                .first,
+            201);
+  ASSERT_EQ(http("POST", "/_control/restream/events",
+                 R"({"title":"Next week","scheduledFor":)" + std::to_string(tomorrow_noon + 6 * 86400) + "}")
+                .first,
+            201);
+  auto r = host_.invoke("list_upcoming_events", R"({"day_offset":1})");
+  expect_ok(r, "list_upcoming_events day_offset");
+  ArrayPtr events = r.object()->getArray("events");
+  const long long from = (now / 86400 + 1) * 86400;
+  EXPECT_EQ(r.object()->getObject("window")->getValue<long long>("from"), from);
+  std::vector<std::string> titles;
+  for (std::size_t i = 0; i < events->size(); ++i) {
+    titles.push_back(events->getObject(i)->getValue<std::string>("title"));
+    long long at = events->getObject(i)->getValue<long long>("scheduledFor");
+    EXPECT_TRUE(at >= from && at < from + 86400) << titles.back() << " is not tomorrow";
+  }
+  EXPECT_THAT(titles, ::testing::Contains("Tomorrow show"));
+  EXPECT_THAT(titles, ::testing::Not(::testing::Contains("Next week")));
+  auto all = host_.invoke("list_upcoming_events", "{}");
+  EXPECT_GE(all.object()->getArray("events")->size(), 4u);
+  auto empty = host_.invoke("list_upcoming_events", R"({"scheduled_after":10,"scheduled_before":5})");
+  EXPECT_EQ(empty.code, "invalid_argument");
+  EXPECT_THAT(empty.message, ::testing::HasSubstr("time window is empty"));
+}
+
 TEST_F(RestreamTest, ProviderErrorsAreQuotedWithTheirStatus) {
   auto missing = host_.invoke("get_channel", R"({"channel_id":"999"})");
   EXPECT_FALSE(missing.ok);
   EXPECT_EQ(missing.code, "not_found");
-  EXPECT_THAT(missing.message, ::testing::HasSubstr("Restream answered HTTP 404: Channel not found (NotFoundError)"));
+  EXPECT_THAT(missing.message,
+              ::testing::HasSubstr("Restream answered HTTP 404: Channel not found (NotFoundError)"));
   host_.auth = {"Authorization", "Bearer revoked"};
   auto unauth = host_.invoke("get_profile", "{}");
   EXPECT_EQ(unauth.code, "unauthenticated");
   EXPECT_THAT(unauth.message,
-              ::testing::HasSubstr("Restream answered HTTP 401: Invalid token: access token is invalid (invalid_token)"));
+              ::testing::HasSubstr(
+                  "Restream answered HTTP 401: Invalid token: access token is invalid (invalid_token)"));
 }
 
 TEST_F(RestreamTest, PathParametersAreEncoded) {
@@ -299,9 +373,11 @@ TEST_F(OmeTest, ProviderErrorsAreQuotedWithTheirStatus) {
   expect_ok(host_.invoke("start_push", push), "start_push");
   auto dup = host_.invoke("start_push", push);
   EXPECT_EQ(dup.code, "already_exists");
-  EXPECT_THAT(dup.message, ::testing::HasSubstr("OvenMediaEngine answered HTTP 409: Duplicate ID already exists"));
+  EXPECT_THAT(dup.message,
+              ::testing::HasSubstr("OvenMediaEngine answered HTTP 409: Duplicate ID already exists"));
   host_.auth = {"Authorization", "Basic " + sandbox::base64("wrong")};
-  EXPECT_THAT(host_.invoke("list_vhosts", "{}").message, ::testing::HasSubstr("OvenMediaEngine answered HTTP 401: Unauthorized"));
+  EXPECT_THAT(host_.invoke("list_vhosts", "{}").message,
+              ::testing::HasSubstr("OvenMediaEngine answered HTTP 401: Unauthorized"));
 }
 
 TEST_F(OmeTest, MissingApiBaseIsAClearSettingsError) {
@@ -338,6 +414,23 @@ TEST_F(OmeTest, OvenStudioSignedUrlSendsItsOwnBearerToken) {
                           R"({"stream_name":"stream","date_less_than":"2030-01-01T00:00:00Z"})");
   EXPECT_EQ(off.code, "invalid_argument");
   EXPECT_NE(off.message.find("HTTP 400: AWS Signed URL is not enabled"), std::string::npos);
+}
+
+TEST_F(OmeTest, OvenStudioSignedUrlTakesAValidityWindow) {
+  auto r = host_.invoke("ovenstudio_signed_url", R"({"stream_name":"stream","valid_for_seconds":3600})");
+  expect_ok(r, "ovenstudio_signed_url valid_for_seconds");
+  std::string until = r.object()->getValue<std::string>("date_less_than");
+  EXPECT_EQ(until.size(), 20u);
+  EXPECT_EQ(until.back(), 'Z');
+  auto far =
+      host_.invoke("ovenstudio_signed_url", R"({"stream_name":"stream","valid_for_seconds":9999999999})");
+  expect_ok(far, "ovenstudio_signed_url clamped");
+  EXPECT_EQ(far.object()->getValue<std::string>("date_less_than"), "2038-01-19T03:14:07Z");
+  if (ConnectorHost::kViaRegistry) {  // the bare host treats a schema violation as a test bug
+    auto neither = host_.invoke("ovenstudio_signed_url", R"({"stream_name":"stream"})");
+    EXPECT_FALSE(neither.ok);
+    EXPECT_EQ(neither.code, "invalid_argument");
+  }
 }
 
 TEST_F(OmeTest, StreamStartedFiresWhenAnEncoderPublishes) {
