@@ -83,7 +83,7 @@ std::string loopback_http(ConnectorHost& host, const std::string& request_json) 
       hreq.setContentLength(static_cast<std::streamsize>(body.size()));
     for (const auto& [k, v] : hreq) sent[k] = v;
     host.requests.push_back(method + " " + uri.getScheme() + "://" + uri.getAuthority() + path_etc +
-                                  (auth ? " auth" : " noauth"));
+                            (auth ? " auth" : " noauth"));
     host.request_headers.push_back(sent);
     session.sendRequest(hreq) << body;
     Poco::Net::HTTPResponse hresp;
@@ -211,7 +211,8 @@ class TestServices : public plugin::HostServices {
     host_.state[key] = json::stringify(value);
     return Status::Ok();
   }
-  void log(const plugin::ActionInfo*, const plugin::InvokeContext*, plugin::LogLevel, std::string_view) override {}
+  void log(const plugin::ActionInfo*, const plugin::InvokeContext*, plugin::LogLevel,
+           std::string_view) override {}
 
  private:
   ConnectorHost& host_;
@@ -255,7 +256,13 @@ Invocation ConnectorHost::invoke(const std::string& operation, const std::string
   ctx.run_id = "run-1";
   ctx.step_id = "step-1";
   ctx.connection = "test";
-  auto out = impl_->registry.invoke(*op, *input, ctx);
+  Result<Json> out = Status(Code::kInternal, "not called");
+  if (op->kind == plugin::OperationKind::kTrigger) {  // input is the ABI's {params, cursor}
+    ctx.state_scope = operation;
+    out = impl_->registry.poll(*op, json::get(*input, "params"), json::get(*input, "cursor"), ctx);
+  } else {
+    out = impl_->registry.invoke(*op, *input, ctx);
+  }
   r.ok = out.ok();
   if (out.ok()) {
     r.json = json::stringify(*out);

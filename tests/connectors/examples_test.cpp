@@ -287,6 +287,42 @@ TEST_F(ExamplesTest, RestreamEventLiveRetitlesEnabledChannelsAndLogsTheKeysServe
   }
 }
 
+// What the daemon does with `on: {uses: restream.event_started}`: poll, run once per item, keep the
+// cursor; an event fires one run however many polls see it.
+TEST_F(ExamplesTest, EventStartedTriggerFiresTheExampleOncePerEventAcrossPolls) {
+  connect_all();
+  workflow::Workflow wf = example("restream_event_live.yaml");
+  const plugin::ActionInfo* trigger = registry_->find("restream.event_started");
+  ASSERT_NE(trigger, nullptr);
+  plugin::InvokeContext ctx;
+  ctx.connection = "my-restream";
+  ctx.state_scope = "restream-event-live";
+  Json cursor;
+  int runs = 0;
+  auto poll_and_run = [&]() {
+    auto polled = registry_->poll(*trigger, Json(json::new_object()), cursor, ctx);
+    if (!polled.ok()) throw std::runtime_error(polled.status().message());
+    auto items = json::as_array(json::get(*polled, "items"));
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      auto r = run(wf, json::stringify(items->get(i)));
+      EXPECT_EQ(r.status, store::RunStatus::kSucceeded) << describe(r);
+      ++runs;
+    }
+    cursor = json::get(*polled, "cursor");  // stored after the runs are recorded
+    return items->size();
+  };
+  EXPECT_EQ(poll_and_run(), 0u);  // the first poll only records what is already live
+  auto created = json::parse(raw("POST", "/_control/restream/events", R"({"title":"Launch"})").second);
+  ASSERT_TRUE(created.ok());
+  ASSERT_EQ(raw("POST", "/_control/restream/events/" + json::get_string(*created, "id") + "/start").first,
+            200);
+  EXPECT_EQ(poll_and_run(), 1u);
+  EXPECT_EQ(poll_and_run(), 0u);
+  EXPECT_EQ(runs, 1);
+  auto not_a_trigger = registry_->poll(*registry_->find("restream.get_profile"), Json(), Json(), ctx);
+  EXPECT_EQ(not_a_trigger.status().code(), Code::kInvalidArgument);
+}
+
 TEST_F(ExamplesTest, MorningDigestPostsTomorrowsEventsToTheWebhook) {
   connect_all();
   std::mutex mu;
