@@ -413,6 +413,61 @@ TEST_F(ExamplesTest, RateLimitWithAnHttpDateIsHonouredToo) {
   EXPECT_EQ(counter("rate_limited"), 1);
 }
 
+// RELIABILITY.md row 6 per OAuth connector: a broken token answer is a clear error and the stored
+// pair stays as it was (the connection keeps working); expires_in "3600" as a string is accepted.
+TEST_F(ExamplesTest, BrokenTokenAnswersAreClearErrorsAndKeepTheStoredPair) {
+  connect_all();
+  for (const std::string name : {"my-restream", "my-livepush"}) {
+    for (const std::string mode :
+         {"missing_access_token", "negative_expires_in", "huge_expires_in", "html", "truncated"}) {
+      SCOPED_TRACE(name + " " + mode);
+      auto before = vault_->secrets(name);
+      ASSERT_TRUE(before.ok());
+      ASSERT_EQ(raw("POST", "/_control/token-fault", R"({"mode":")" + mode + R"("})").first, 200);
+      Status st = connections_->refresh(name);
+      EXPECT_FALSE(st.ok());
+      EXPECT_FALSE(st.message().empty());
+      auto after = vault_->secrets(name);
+      ASSERT_TRUE(after.ok());
+      EXPECT_EQ(after->at(vault::kAccessToken), before->at(vault::kAccessToken));
+      EXPECT_EQ(after->at(vault::kRefreshToken), before->at(vault::kRefreshToken));
+      EXPECT_EQ(vault_->get(name)->state, vault::ConnectionState::kActive);
+    }
+    ASSERT_EQ(raw("POST", "/_control/token-fault", R"({"mode":"expires_in_string"})").first, 200);
+    Status st = connections_->refresh(name);
+    EXPECT_TRUE(st.ok()) << name << ": " << st.message();
+    auto r = call(name == "my-restream" ? "restream.get_profile" : "livepush.get_account", name, "{}");
+    EXPECT_TRUE(r.ok()) << name << ": " << r.status().message();
+  }
+}
+
+// RELIABILITY.md row 13 per connector: Retry-After as an HTTP-date in the past and as garbage is
+// survived (retry at once / back-off); one far beyond the deadline fails at once, clearly.
+TEST_F(ExamplesTest, RetryAfterVariantsAreHonouredOrFailFastPerConnector) {
+  connect_all();
+  const std::vector<std::pair<std::string, std::string>> calls = {{"my-restream", "restream.get_profile"},
+                                                                  {"my-livepush", "livepush.get_account"},
+                                                                  {"my-ome", "ovenmediaengine.list_vhosts"}};
+  long long limited = 0;
+  for (const auto& [connection, uses] : calls) {
+    SCOPED_TRACE(uses);
+    for (const std::string format : {"past-date", "garbage"}) {
+      ASSERT_EQ(raw("POST", "/_control/rate-limit", R"({"burst":1,"format":")" + format + R"("})").first,
+                200);
+      auto r = call(uses, connection, "{}");
+      EXPECT_TRUE(r.ok()) << format << ": " << r.status().message();
+      EXPECT_EQ(counter("rate_limited"), ++limited);
+    }
+    ASSERT_EQ(
+        raw("POST", "/_control/rate-limit", R"({"burst":1,"format":"seconds","seconds":1000000000})").first,
+        200);
+    auto far = call(uses, connection, "{}");
+    ASSERT_FALSE(far.ok());
+    EXPECT_THAT(far.status().message(), ::testing::HasSubstr("rate limited"));
+    EXPECT_EQ(counter("rate_limited"), ++limited);  // one 429, no retry storm
+  }
+}
+
 // authorize → call → expire → refresh → call, per OAuth connector.
 TEST_F(ExamplesTest, RestreamAuthorizeCallExpireRefreshCall) {
   connect_all();

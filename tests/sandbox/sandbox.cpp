@@ -62,6 +62,36 @@ std::map<std::string, std::string> parse_query(const std::string& raw) {
 }
 }  // namespace
 
+namespace {
+constexpr const char* kTokenFaultModes =
+    "missing_access_token, expires_in_string, negative_expires_in, huge_expires_in, html, truncated";
+
+// The broken token answer of a fault mode (RELIABILITY.md row 6), into out when not null. false
+// for an unknown mode. expires_in_string is a real answer altered by the caller.
+bool token_fault_body(const std::string& mode, Response* out) {
+  Response r;
+  r.status = 200;
+  if (mode == "missing_access_token") {
+    r.body = R"({"token_type":"bearer","expires_in":3600,"refresh_token":"fault-refresh"})";
+  } else if (mode == "negative_expires_in") {
+    r.body =
+        R"({"access_token":"fault-access","token_type":"bearer","expires_in":-5,"refresh_token":"fault-refresh"})";
+  } else if (mode == "huge_expires_in") {
+    r.body =
+        R"({"access_token":"fault-access","token_type":"bearer","expires_in":1e12,"refresh_token":"fault-refresh"})";
+  } else if (mode == "html") {
+    r.content_type = "text/html";
+    r.body = "<html><body><h1>502 Bad Gateway</h1></body></html>";
+  } else if (mode == "truncated") {
+    r.body = R"({"access_token":"fault-access","token_type":"bea)";
+  } else if (mode != "expires_in_string") {
+    return false;
+  }
+  if (out != nullptr) *out = r;
+  return true;
+}
+}  // namespace
+
 struct Sandbox::Impl {
   Options options;
   std::mutex mu;
@@ -69,6 +99,8 @@ struct Sandbox::Impl {
   int burst = 0;
   RetryAfterFormat retry_format = RetryAfterFormat::kSeconds;
   int retry_after_s = 1;
+  std::string token_fault;  // the next token_fault_count token answers are this broken kind
+  int token_fault_count = 0;
   int slow_ms = 0;
   double fail_rate = 0.0;
   std::mt19937 fault_rng{42};  // fixed seed: a given fail rate fails the same calls every run
@@ -129,10 +161,19 @@ struct Sandbox::Impl {
       if (body) {
         burst = body->optValue<int>("burst", 0);
         retry_after_s = body->optValue<int>("seconds", retry_after_s);
-        retry_format = body->optValue<std::string>("format", "seconds") == "date"
-                           ? RetryAfterFormat::kDate
-                           : RetryAfterFormat::kSeconds;
+        auto format = parse_retry_after_format(body->optValue<std::string>("format", "seconds"));
+        if (!format)
+          return json_response(400, Var(std::string("format: seconds, date, past-date or garbage")));
+        retry_format = *format;
       }
+      return json_response(200, Var(ObjectPtr(new Poco::JSON::Object)));
+    }
+    if (s.size() == 1 && s[0] == "token-fault") {
+      std::string mode = body ? body->optValue<std::string>("mode", "") : "";
+      if (!token_fault_body(mode, nullptr))
+        return json_response(400, Var(std::string("mode: ") + kTokenFaultModes));
+      token_fault = mode;
+      token_fault_count = body->optValue<int>("count", 1);
       return json_response(200, Var(ObjectPtr(new Poco::JSON::Object)));
     }
     if (s.size() == 1 && s[0] == "faults") {
@@ -198,10 +239,45 @@ struct Sandbox::Impl {
       --burst;
       state.counters["rate_limited"]++;
       Response r = provider_error(p, 429, "Too Many Requests");
-      r.headers.emplace_back("Retry-After", retry_format == RetryAfterFormat::kSeconds
-                                                ? std::to_string(retry_after_s)
-                                                : http_date(now_epoch_s() + retry_after_s));
+      std::string value;
+      switch (retry_format) {
+        case RetryAfterFormat::kSeconds:
+          value = std::to_string(retry_after_s);
+          break;
+        case RetryAfterFormat::kDate:
+          value = http_date(now_epoch_s() + retry_after_s);
+          break;
+        case RetryAfterFormat::kPastDate:
+          value = http_date(now_epoch_s() - 3600);
+          break;
+        case RetryAfterFormat::kGarbage:
+          value = "soon-ish";
+          break;
+      }
+      r.headers.emplace_back("Retry-After", value);
       return r;
+    }
+    bool token_call =
+        (p == Provider::kRestream && req.segments == std::vector<std::string>{"oauth", "token"}) ||
+        (p == Provider::kLivepush &&
+         req.segments == std::vector<std::string>{"tokens", "oauth2", "access_token"});
+    if (token_call && token_fault_count > 0) {
+      --token_fault_count;
+      state.counters["token_fault"]++;
+      Response faulty;
+      if (token_fault_body(token_fault, &faulty)) {
+        if (token_fault != "expires_in_string") return faulty;
+        // The one acceptable oddity: a real answer whose expires_in is the string "3600".
+        bool mutated = false;
+        Response real = p == Provider::kRestream ? handle_restream(state, req, mutated)
+                                                 : handle_livepush(state, req, mutated);
+        if (mutated) save();
+        if (auto o = parse_object(real.body); o && o->has("expires_in")) {
+          o->set("expires_in", o->get("expires_in").convert<std::string>());
+          real.body = stringify(o);
+        }
+        return real;
+      }
     }
     if (api_call && fail_rate > 0 && std::uniform_real_distribution<double>(0, 1)(fault_rng) < fail_rate) {
       state.counters["failed"]++;
@@ -309,6 +385,14 @@ std::string Sandbox::url(const std::string& path) const {
   return "http://127.0.0.1:" + std::to_string(port()) + path;
 }
 
+std::optional<RetryAfterFormat> parse_retry_after_format(const std::string& s) {
+  if (s == "seconds") return RetryAfterFormat::kSeconds;
+  if (s == "date") return RetryAfterFormat::kDate;
+  if (s == "past-date") return RetryAfterFormat::kPastDate;
+  if (s == "garbage") return RetryAfterFormat::kGarbage;
+  return std::nullopt;
+}
+
 std::optional<Options> parse_options(const std::vector<std::string>& args, std::string& error) {
   Options o;
   for (std::size_t i = 0; i < args.size(); ++i) {
@@ -349,14 +433,12 @@ std::optional<Options> parse_options(const std::vector<std::string>& args, std::
     } else if (flag == "--retry-after-format") {
       auto v = value();
       if (!v) return std::nullopt;
-      if (*v == "seconds") {
-        o.retry_after_format = RetryAfterFormat::kSeconds;
-      } else if (*v == "date") {
-        o.retry_after_format = RetryAfterFormat::kDate;
-      } else {
-        error = "--retry-after-format takes 'seconds' or 'date', got '" + *v + "'";
+      auto format = parse_retry_after_format(*v);
+      if (!format) {
+        error = "--retry-after-format takes 'seconds', 'date', 'past-date' or 'garbage', got '" + *v + "'";
         return std::nullopt;
       }
+      o.retry_after_format = *format;
     } else if (flag == "--slow-ms") {
       if (!integer(0, 600000, o.slow_ms)) return std::nullopt;
     } else if (flag == "--fail-rate") {

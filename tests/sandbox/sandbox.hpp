@@ -13,7 +13,12 @@
 
 namespace weft::sandbox {
 
-enum class RetryAfterFormat { kSeconds, kDate };
+// How a 429's Retry-After is written: delta seconds, an HTTP-date that far ahead, an HTTP-date in
+// the past, or garbage (RELIABILITY.md row 13).
+enum class RetryAfterFormat { kSeconds, kDate, kPastDate, kGarbage };
+
+// Parses "seconds", "date", "past-date", "garbage"; nullopt otherwise.
+std::optional<RetryAfterFormat> parse_retry_after_format(const std::string& s);
 
 struct Options {
   unsigned short port = 0;      // 0: ephemeral

@@ -336,6 +336,41 @@ TEST_F(SandboxTest, RateLimitBurstAnswers429WithRetryAfterHttpDate) {
   EXPECT_EQ(call("GET", "/restream/v2/platform/all").status, 200);
 }
 
+TEST_F(SandboxTest, RetryAfterCanBeAPastDateOrGarbage) {
+  ASSERT_EQ(call("POST", "/_control/rate-limit", R"({"burst":1,"format":"past-date"})").status, 200);
+  Reply past = call("GET", "/restream/v2/platform/all");
+  ASSERT_EQ(past.status, 429);
+  int tz = 0;
+  Poco::DateTime when = Poco::DateTimeParser::parse(past.headers["Retry-After"], tz);
+  EXPECT_LT(when.timestamp(), Poco::Timestamp());
+  ASSERT_EQ(call("POST", "/_control/rate-limit", R"({"burst":1,"format":"garbage"})").status, 200);
+  Reply garbage = call("GET", "/restream/v2/platform/all");
+  ASSERT_EQ(garbage.status, 429);
+  EXPECT_EQ(garbage.headers["Retry-After"], "soon-ish");
+  EXPECT_EQ(call("POST", "/_control/rate-limit", R"({"burst":1,"format":"weeks"})").status, 400);
+}
+
+TEST_F(SandboxTest, TokenFaultBreaksTheNextTokenAnswerOnly) {
+  ASSERT_EQ(call("POST", "/_control/token-fault", R"({"mode":"truncated"})").status, 200);
+  std::string code = restream_code();
+  std::string form =
+      "grant_type=authorization_code&redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&code=" + code;
+  Reply broken = form_post("/restream/oauth/token", form, basic());
+  EXPECT_EQ(broken.status, 200);
+  EXPECT_THROW(Poco::JSON::Parser().parse(broken.body), Poco::Exception);
+  Reply real = form_post("/restream/oauth/token", form, basic());  // the code was not consumed
+  ASSERT_EQ(real.status, 200) << real.body;
+  EXPECT_TRUE(real.object()->has("access_token"));
+  ASSERT_EQ(call("POST", "/_control/token-fault", R"({"mode":"expires_in_string"})").status, 200);
+  Reply text = form_post(
+      "/restream/oauth/token",
+      "grant_type=refresh_token&refresh_token=" + real.object()->getValue<std::string>("refresh_token"),
+      basic());
+  ASSERT_EQ(text.status, 200) << text.body;
+  EXPECT_TRUE(text.object()->get("expires_in").isString());
+  EXPECT_EQ(call("POST", "/_control/token-fault", R"({"mode":"nonsense"})").status, 400);
+}
+
 TEST_F(SandboxTest, TokenEndpointsAreNotRateLimited) {
   ASSERT_EQ(call("POST", "/_control/rate-limit", R"({"burst":1})").status, 200);
   restream_tokens();
@@ -483,6 +518,8 @@ TEST(SandboxCommandLine, BadFlagsAreUsageErrors) {
   EXPECT_FALSE(parse_options({"--fail-rate", "2"}, error));
   EXPECT_NE(error.find("--fail-rate"), std::string::npos);
   EXPECT_FALSE(parse_options({"--retry-after-format", "weeks"}, error));
+  EXPECT_EQ(parse_options({"--retry-after-format", "garbage"}, error)->retry_after_format,
+            RetryAfterFormat::kGarbage);
   EXPECT_FALSE(parse_options({"--port"}, error));
   auto ok = parse_options(
       {"--port", "0", "--rate-limit-burst", "3", "--retry-after-format", "date", "--slow-ms", "5"}, error);
