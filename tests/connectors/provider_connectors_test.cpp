@@ -14,7 +14,9 @@
 #include <gtest/gtest.h>
 
 #include <ctime>
+#include <set>
 #include <sstream>
+#include <vector>
 
 #include "connector_host.hpp"
 #include "sandbox.hpp"
@@ -83,6 +85,29 @@ class ProviderTest : public ::testing::Test {
                                    code);
     EXPECT_EQ(status, 200) << body;
     return Poco::JSON::Parser().parse(body).extract<ObjectPtr>()->getValue<std::string>("access_token");
+  }
+
+  // Every operation of `inputs`, with the sandbox answering 503 in the provider's error format,
+  // fails with code unavailable and a message quoting the provider with the status.
+  void expect_every_operation_quotes(ConnectorHost& host, const std::string& provider,
+                                     const std::vector<std::pair<std::string, std::string>>& inputs) {
+    ASSERT_EQ(http("POST", "/_control/faults", R"({"fail_rate":1})").first, 200);
+    std::set<std::string> covered;
+    for (const auto& [op, input] : inputs) {
+      auto r = host.invoke(op, input);
+      EXPECT_FALSE(r.ok) << op;
+      EXPECT_EQ(r.code, "unavailable") << op << ": " << r.json;
+      EXPECT_THAT(r.message, ::testing::HasSubstr(provider + " answered HTTP 503: Service Unavailable"))
+          << op;
+      covered.insert(op);
+    }
+    for (const char* kind : {"actions", "triggers"}) {
+      if (!host.manifest->has(kind)) continue;
+      for (const auto& [name, spec] : *host.manifest->getObject(kind))
+        // sign_url is computed locally; ovenstudio_signed_url quotes OvenStudio (tested on its own).
+        EXPECT_TRUE(covered.count(name) || name == "sign_url" || name == "ovenstudio_signed_url")
+            << name << " has no error-path case";
+    }
   }
 
   static void expect_ok(const Invocation& r, const std::string& what) {
@@ -210,6 +235,28 @@ TEST_F(RestreamTest, UpcomingEventsCanBeLimitedToTomorrow) {
   EXPECT_THAT(empty.message, ::testing::HasSubstr("time window is empty"));
 }
 
+TEST_F(RestreamTest, EveryOperationQuotesRestreamsErrorBody) {
+  expect_every_operation_quotes(host_, "Restream",
+                                {{"get_profile", "{}"},
+                                 {"list_channels", "{}"},
+                                 {"get_channel", R"({"channel_id":101})"},
+                                 {"set_channel_enabled", R"({"channel_id":101,"enabled":true})"},
+                                 {"get_channel_meta", R"({"channel_id":101})"},
+                                 {"update_channel_title", R"({"channel_id":101,"title":"t"})"},
+                                 {"update_channel_titles", R"({"title":"t"})"},
+                                 {"list_platforms", "{}"},
+                                 {"list_servers", "{}"},
+                                 {"get_stream_key", "{}"},
+                                 {"get_ingest_server", "{}"},
+                                 {"list_upcoming_events", "{}"},
+                                 {"list_live_events", "{}"},
+                                 {"list_event_history", R"({"page":1})"},
+                                 {"get_event", R"({"event_id":"e"})"},
+                                 {"get_event_stream_key", R"({"event_id":"e"})"},
+                                 {"event_started", R"({"params":{},"cursor":null})"},
+                                 {"event_finished", R"({"params":{},"cursor":null})"}});
+}
+
 TEST_F(RestreamTest, ProviderErrorsAreQuotedWithTheirStatus) {
   auto missing = host_.invoke("get_channel", R"({"channel_id":"999"})");
   EXPECT_FALSE(missing.ok);
@@ -294,6 +341,19 @@ TEST_F(LivepushTest, EveryActionAnswersFromTheApi) {
   EXPECT_EQ(host_.invoke("list_recordings", "{}").object()->getArray("recordings")->size(), 1u);
 }
 
+TEST_F(LivepushTest, EveryOperationQuotesLivepushsErrorBody) {
+  expect_every_operation_quotes(
+      host_, "Livepush",
+      {{"get_account", "{}"},
+       {"list_streams", "{}"},
+       {"create_stream", R"({"name":"n"})"},
+       {"get_stream", R"({"stream_id":"st_1"})"},
+       {"list_destinations", "{}"},
+       {"set_destination_enabled", R"({"stream_id":"st_1","destination_id":"pb_1","enabled":true})"},
+       {"list_recordings", "{}"},
+       {"stream_created", R"({"params":{},"cursor":null})"}});
+}
+
 TEST_F(LivepushTest, ProviderErrorsAreQuotedWithTheirStatus) {
   auto r = host_.invoke("get_stream", R"({"stream_id":"st_missing"})");
   EXPECT_FALSE(r.ok);
@@ -376,6 +436,29 @@ TEST_F(OmeTest, ProviderErrorsAreQuotedWithTheirStatus) {
   host_.auth = {"Authorization", "Basic " + sandbox::base64("wrong")};
   EXPECT_THAT(host_.invoke("list_vhosts", "{}").message,
               ::testing::HasSubstr("OvenMediaEngine answered HTTP 401: Unauthorized"));
+}
+
+TEST_F(OmeTest, EveryOperationQuotesOvenMediaEnginesErrorBody) {
+  ASSERT_EQ(http("POST", "/_control/faults", R"({"fail_rate":1})").first, 200);
+  auto studio = host_.invoke("ovenstudio_signed_url", R"({"stream_name":"s","valid_for_seconds":60})");
+  EXPECT_EQ(studio.code, "unavailable");
+  EXPECT_THAT(studio.message, ::testing::HasSubstr("OvenStudio answered HTTP 503"));
+  expect_every_operation_quotes(
+      host_, "OvenMediaEngine",
+      {{"list_vhosts", "{}"},
+       {"list_apps", "{}"},
+       {"list_streams", "{}"},
+       {"get_stream", R"({"stream":"stream"})"},
+       {"create_pull_stream", R"({"name":"p","urls":["rtsp://192.0.2.1/x"]})"},
+       {"delete_stream", R"({"stream":"stream"})"},
+       {"start_push", R"({"id":"p1","stream_name":"stream","protocol":"rtmp","url":"rtmp://192.0.2.1/app"})"},
+       {"stop_push", R"({"id":"p1"})"},
+       {"list_pushes", "{}"},
+       {"start_record", R"({"id":"r1","stream_name":"stream"})"},
+       {"stop_record", R"({"id":"r1"})"},
+       {"list_records", "{}"},
+       {"get_stats", "{}"},
+       {"stream_started", R"({"params":{},"cursor":null})"}});
 }
 
 TEST_F(OmeTest, MissingApiBaseIsAClearSettingsError) {
