@@ -11,7 +11,8 @@
 namespace {
 constexpr const char* kUsage =
     "usage: weft-sandbox [--port N] [--state-file F] [--token-lifetime S] [--rate-limit-burst N]\n"
-    "                    [--retry-after-format seconds|date] [--retry-after-seconds S] [--slow-ms N]\n"
+    "                    [--retry-after-format seconds|date|past-date|garbage] [--retry-after-seconds S] "
+    "[--slow-ms N]\n"
     "                    [--fail-rate P]\n";
 }  // namespace
 
