@@ -15,6 +15,8 @@
 
 namespace {
 
+// The generated manifest.inc is a string literal; cppcheck does not see it.
+// cppcheck-suppress internalAstError
 const char kManifest[] =
 #include "manifest.inc"
     ;

@@ -4,20 +4,18 @@
 
 #include "auth/connections_cli.hpp"
 #include "cli/command.hpp"
+#include "cli/common.hpp"
 #include "engine/engine.hpp"
 
 namespace weft::cli {
 namespace {
 
-// Runs fn with the engine's connection manager. The engine implementation is wired by the lead:
-// until engine::Engine::open links into this binary, this reports that clearly instead of failing
-// to link. LEAD: replace the body with
-//   auto e = engine::Engine::open({inv.global.home, inv.global.connector_dirs});
-//   if (!e) return inv.fail(e.status().message());
-//   return fn((*e)->connections());
+// Runs fn with the engine's connection manager (vault under the home, manifests of the loaded
+// connectors, the shared HTTP client for token requests).
 int with_connections(Invocation& inv, const std::function<int(auth::ConnectionManager&)>& fn) {
-  (void)fn;
-  return inv.fail("connections: the engine is not wired into this build yet");
+  auto e = open_engine(inv);
+  if (!e) return kExitFailure;
+  return fn(e->connections());
 }
 
 int run_add(Invocation& inv) {

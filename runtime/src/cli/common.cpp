@@ -6,6 +6,19 @@
 
 namespace weft::cli {
 
+namespace {
+std::vector<std::string> existing_dirs(const Invocation& inv) {
+  std::vector<std::string> dirs;
+  for (std::size_t i = 0; i < inv.global.connector_dirs.size(); ++i) {
+    std::error_code ec;
+    // A missing built-in directory (e.g. a bare binary) is not the user's doing: skip it quietly.
+    if (i == 0 && !std::filesystem::exists(inv.global.connector_dirs[i], ec)) continue;
+    dirs.push_back(inv.global.connector_dirs[i]);
+  }
+  return dirs;
+}
+}  // namespace
+
 Json LoadedRegistry::refused_json() const {
   auto list = json::new_array();
   for (const auto& s : refused) {
@@ -34,18 +47,27 @@ std::unique_ptr<LoadedRegistry> load_registry(Invocation& inv, plugin::HostServi
   if (!check_connector_dirs(inv)) return nullptr;
   auto loaded = std::make_unique<LoadedRegistry>();
   loaded->registry = std::make_unique<plugin::Registry>(services);
-  std::vector<std::string> dirs;
-  for (std::size_t i = 0; i < inv.global.connector_dirs.size(); ++i) {
-    std::error_code ec;
-    // A missing built-in directory (e.g. a bare binary) is not the user's doing: skip it quietly.
-    if (i == 0 && !std::filesystem::exists(inv.global.connector_dirs[i], ec)) continue;
-    dirs.push_back(inv.global.connector_dirs[i]);
-  }
-  loaded->refused = loaded->registry->load(dirs);
+  loaded->refused = loaded->registry->load(existing_dirs(inv));
   if (!quiet) {
     for (const auto& s : loaded->refused) inv.err << "weft: warning: " << s.message() << "\n";
   }
   return loaded;
+}
+
+std::unique_ptr<engine::Engine> open_engine(Invocation& inv, bool quiet) {
+  if (!check_connector_dirs(inv)) return nullptr;
+  engine::Options options;
+  options.home = inv.global.home;
+  options.connector_dirs = existing_dirs(inv);
+  auto e = engine::Engine::open(options);
+  if (!e) {
+    inv.fail(e.status().message());
+    return nullptr;
+  }
+  if (!quiet) {
+    for (const auto& line : (*e)->load_diagnostics()) inv.err << "weft: warning: " << line << "\n";
+  }
+  return std::move(*e);
 }
 
 std::string join(const std::vector<std::string>& parts, const std::string& sep) {

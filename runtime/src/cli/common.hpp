@@ -8,6 +8,7 @@
 
 #include "cli/command.hpp"
 #include "core/json.hpp"
+#include "engine/engine.hpp"
 #include "plugin/registry.hpp"
 
 namespace weft::cli {
@@ -24,6 +25,11 @@ struct LoadedRegistry {
 // printed as "weft: warning: <path>: <reason>" on stderr unless quiet.
 std::unique_ptr<LoadedRegistry> load_registry(Invocation& inv, plugin::HostServices* services = nullptr,
                                               bool quiet = false);
+
+// Opens the engine (home, run store, vault, connectors) for a command: checks the user's connector
+// directories first, skips a missing built-in directory, prints each refused connector file as a
+// warning unless quiet. On failure prints the error and returns null (exit 1).
+std::unique_ptr<engine::Engine> open_engine(Invocation& inv, bool quiet = false);
 
 // Checks that each user-given connector directory exists. Prints the error and returns false.
 bool check_connector_dirs(Invocation& inv);

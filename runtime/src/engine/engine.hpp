@@ -7,11 +7,13 @@
 //   for (auto& line : (*e)->load_diagnostics()) warn(line);
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "core/status.hpp"
+#include "http/client.hpp"
 #include "plugin/catalog.hpp"
 
 namespace weft::store {
@@ -24,11 +26,21 @@ namespace weft::auth {
 class ConnectionManager;
 }
 
+namespace weft::plugin {
+class Registry;
+}
+namespace weft::http {
+class Client;
+}
+
 namespace weft::engine {
 
 struct Options {
   std::string home;
-  std::vector<std::string> connector_dirs;
+  std::vector<std::string> connector_dirs;  // directories or single .so files, loaded in order
+  http::ClientOptions http;                 // the one client every connector call goes through
+  // Called when a connection moves to needs_reauth (daemon events). May be empty.
+  std::function<void(const std::string& name, const std::string& reason)> on_needs_reauth;
 };
 
 class Engine {
@@ -44,6 +56,9 @@ class Engine {
   virtual const std::vector<std::string>& load_diagnostics() const = 0;
   virtual const plugin::ActionCatalog& catalog() const = 0;
   virtual store::RunStore& runs() = 0;
+  // The loaded connectors (for listings); the same object as catalog().
+  virtual const plugin::Registry& registry() const = 0;
+  virtual http::Client& http_client() = 0;
   // The vault opened under options.home (vault::open_sqlite).
   virtual vault::Vault& vault() = 0;
   // Connections and their OAuth2 lifecycle over vault(), the loaded manifests and the HTTP client;
