@@ -1,9 +1,8 @@
-// The examples/ workflows and the OAuth2 connectors end to end, with every real part: the built
-// .so files loaded by plugin::Registry, connections in a vault (SQLite in a TempDir) authorized
-// with auth::ConnectionManager against the sandbox's authorize/token endpoints, HTTP through
-// http::Client (retries, Retry-After) with the connection's AuthHook, and runs through
-// workflow::Executor recorded in a SQLite run store. Only the glue below is test code: it plays
-// the engine wiring (HostServices) the lead will put in runtime/src/engine.
+// The examples/ workflows and the OAuth2 connectors end to end through the real engine
+// (engine::Engine::open on a TempDir home): the built .so files in its plugin::Registry, connections
+// in its vault authorized with its auth::ConnectionManager against the sandbox's authorize/token
+// endpoints, HTTP through its http::Client (retries, Retry-After) with the connection's AuthHook,
+// and runs through workflow::Executor recorded in its SQLite run store.
 #include <Poco/JSON/Parser.h>
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
@@ -22,7 +21,7 @@
 
 #include "auth/connection_manager.hpp"
 #include "core/json.hpp"
-#include "engine/http_bridge.hpp"
+#include "engine/engine.hpp"
 #include "http/client.hpp"
 #include "plugin/registry.hpp"
 #include "sandbox.hpp"
@@ -36,73 +35,6 @@
 namespace weft::test {
 namespace {
 
-// The engine's glue for connector calls: settings = manifest defaults + the connection's settings
-// (secret ones from the vault); http = http::Client with the connection's AuthHook; state in memory.
-class SandboxServices : public plugin::HostServices {
- public:
-  SandboxServices(vault::Vault& vault, auth::ConnectionManager& connections, http::Client& client)
-      : vault_(vault), connections_(connections), client_(client) {}
-  void set_registry(const plugin::Registry* registry) { registry_ = registry; }
-
-  Result<Json> http(const plugin::ActionInfo& op, const plugin::InvokeContext& ctx,
-                    const Json& request) override {
-    auto req = http_bridge::request_from_json(request);
-    if (!req) return req.status();
-    http::CallOptions opts;
-    opts.limiter_key = "conn:" + ctx.connection;
-    opts.max_attempts = 5;
-    if (http_bridge::wants_auth(request) && !ctx.connection.empty()) {
-      auto hook = connections_.hook(ctx.connection);
-      if (!hook) return hook.status();
-      opts.auth = *hook;
-    }
-    auto resp = client_.send(std::move(*req), opts);
-    if (!resp) return resp.status();
-    return http_bridge::response_to_json(*resp);
-  }
-
-  Result<Json> settings(const plugin::ActionInfo& op, const plugin::InvokeContext& ctx) override {
-    auto merged = json::new_object();
-    if (auto info = registry_->connector(op.connector)) {
-      if (auto defaults = json::as_object(info->settings_defaults); !defaults.isNull())
-        for (const auto& [k, v] : *defaults) merged->set(k, v);
-    }
-    if (ctx.connection.empty()) return Json(merged);
-    auto rec = vault_.get(ctx.connection);
-    if (!rec) return rec.status();
-    for (const auto& [k, v] : rec->settings) merged->set(k, v);
-    auto secrets = vault_.secrets(ctx.connection);
-    if (!secrets) return secrets.status();
-    for (const auto& [k, v] : *secrets)
-      if (k.rfind("setting:", 0) == 0) merged->set(k.substr(8), v);
-    return Json(merged);
-  }
-
-  Result<std::optional<Json>> state_get(const plugin::ActionInfo& op, const plugin::InvokeContext& ctx,
-                                        const std::string& key) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    auto it = state_.find(op.connector + "/" + ctx.state_scope + "/" + key);
-    if (it == state_.end()) return std::optional<Json>();
-    return std::optional<Json>(it->second);
-  }
-  Status state_set(const plugin::ActionInfo& op, const plugin::InvokeContext& ctx, const std::string& key,
-                   const Json& value) override {
-    std::lock_guard<std::mutex> lock(mu_);
-    state_[op.connector + "/" + ctx.state_scope + "/" + key] = value;
-    return Status::Ok();
-  }
-  void log(const plugin::ActionInfo*, const plugin::InvokeContext*, plugin::LogLevel,
-           std::string_view) override {}
-
- private:
-  vault::Vault& vault_;
-  auth::ConnectionManager& connections_;
-  http::Client& client_;
-  const plugin::Registry* registry_ = nullptr;
-  std::mutex mu_;
-  std::map<std::string, Json> state_;
-};
-
 // Dies with a readable message instead of dereferencing a failed Result.
 template <class T>
 T must(Result<T> r, const std::string& what) {
@@ -115,34 +47,15 @@ class ExamplesTest : public ::testing::Test {
   void SetUp() override {
     std::string error;
     ASSERT_TRUE(box_.start(error)) << error;
-    vault_ = must(vault::open_sqlite(home_.path()), "vault");
-    runs_ = must(store::open_sqlite(home_.path() + "/runs.db"), "run store");
-    http::ClientOptions copts;
-    copts.backoff_base = std::chrono::milliseconds(10);
-    copts.backoff_cap = std::chrono::milliseconds(50);
-    client_ = std::make_unique<http::Client>(copts);
-    connections_ = std::make_unique<auth::ConnectionManager>(
-        *vault_,
-        [this](const std::string& id) -> Result<Json> {
-          auto info = registry_->connector(id);
-          if (info == nullptr) return Status(Code::kNotFound, "no connector " + id);
-          return info->manifest;
-        },
-        [this](http::Request req) { return client_->send(std::move(req)); });
-    services_ = std::make_unique<SandboxServices>(*vault_, *connections_, *client_);
-    registry_ = std::make_unique<plugin::Registry>(services_.get());
-    services_->set_registry(registry_.get());
-    for (const char* id : {"restream", "livepush", "ovenmediaengine", "http"}) {
-      Status st = registry_->load_file(connector_dir() + "/" + id + ".so");
-      ASSERT_TRUE(st.ok()) << st.message();
-    }
-    executor_ = std::make_unique<workflow::Executor>(*registry_, *runs_);
+    engine::Options options{.home = home_.path() + "/home", .connector_dirs = {connector_dir()}};
+    options.http.backoff_base = std::chrono::milliseconds(10);
+    options.http.backoff_cap = std::chrono::milliseconds(50);
+    engine_ = must(engine::Engine::open(options), "engine");
+    ASSERT_TRUE(engine_->load_diagnostics().empty()) << engine_->load_diagnostics().front();
+    executor_ = std::make_unique<workflow::Executor>(engine_->catalog(), engine_->runs());
   }
 
-  void TearDown() override {
-    executor_.reset();
-    registry_.reset();  // before the services it calls
-  }
+  void TearDown() override { executor_.reset(); }
 
   std::string s(const std::string& path) const { return box_.url(path); }
 
@@ -175,14 +88,14 @@ class ExamplesTest : public ::testing::Test {
   void connect_oauth(const std::string& name, const std::string& connector,
                      const std::map<std::string, std::string>& settings) {
     auth::AddRequest add{name, connector, "sandbox-client", "sandbox-secret", "", settings};
-    Status added = connections_->add(add);
+    Status added = engine_->connections().add(add);
     ASSERT_TRUE(added.ok()) << added.message();
-    auto start = connections_->authorize(name, "http://127.0.0.1:9/oauth/callback");
+    auto start = engine_->connections().authorize(name, "http://127.0.0.1:9/oauth/callback");
     ASSERT_TRUE(start.ok()) << start.status().message();
     std::string location;
     ASSERT_EQ(raw("GET", start->url, "", &location).first, 302);
     Poco::URI redirect(location);
-    auto done = connections_->complete(redirect.getRawQuery());
+    auto done = engine_->connections().complete(redirect.getRawQuery());
     ASSERT_TRUE(done.ok()) << done.status().message();
     EXPECT_EQ(*done, name);
   }
@@ -201,22 +114,22 @@ class ExamplesTest : public ::testing::Test {
     auth::AddRequest ome{
         "my-ome", "ovenmediaengine",  "",
         "",       "ome-access-token", {{"api_base", s("/ome")}, {"signed_policy_secret", "1kU^b6"}}};
-    Status st = connections_->add(ome);
+    Status st = engine_->connections().add(ome);
     ASSERT_TRUE(st.ok()) << st.message();
   }
 
   Result<Json> call(const std::string& uses, const std::string& connection, const std::string& input) {
-    const plugin::ActionInfo* op = registry_->find(uses);
+    const plugin::ActionInfo* op = engine_->registry().find(uses);
     if (op == nullptr) return Status(Code::kNotFound, uses + " is not loaded");
     plugin::InvokeContext ctx;
     ctx.run_id = "test";
     ctx.step_id = "call";
     ctx.connection = connection;
-    return registry_->invoke(*op, must(json::parse(input), "input"), ctx);
+    return engine_->registry().invoke(*op, must(json::parse(input), "input"), ctx);
   }
 
   workflow::Workflow example(const std::string& file) {
-    return must(workflow::load(source_dir() + "/examples/" + file, *registry_), file);
+    return must(workflow::load(source_dir() + "/examples/" + file, engine_->registry()), file);
   }
 
   store::RunRecord run(const workflow::Workflow& wf, const std::string& trigger_json,
@@ -243,12 +156,7 @@ class ExamplesTest : public ::testing::Test {
 
   sandbox::Sandbox box_{sandbox::Options{}};
   TempDir home_;
-  std::unique_ptr<vault::Vault> vault_;
-  std::unique_ptr<store::RunStore> runs_;
-  std::unique_ptr<http::Client> client_;
-  std::unique_ptr<auth::ConnectionManager> connections_;
-  std::unique_ptr<SandboxServices> services_;
-  std::unique_ptr<plugin::Registry> registry_;
+  std::unique_ptr<engine::Engine> engine_;
   std::unique_ptr<workflow::Executor> executor_;
 };
 
@@ -260,7 +168,7 @@ TEST_F(ExamplesTest, EveryExampleWorkflowValidatesAgainstTheBuiltConnectors) {
     auto doc = workflow::load_yaml_file(entry.path().string());
     ASSERT_TRUE(doc.ok()) << doc.status().message();
     std::string problems;
-    for (const auto& p : workflow::validate(*doc, *registry_)) problems += p.to_string() + "\n";
+    for (const auto& p : workflow::validate(*doc, engine_->registry())) problems += p.to_string() + "\n";
     EXPECT_TRUE(problems.empty()) << problems;
   }
   EXPECT_GE(seen, 4);
@@ -292,7 +200,7 @@ TEST_F(ExamplesTest, RestreamEventLiveRetitlesEnabledChannelsAndLogsTheKeysServe
 TEST_F(ExamplesTest, EventStartedTriggerFiresTheExampleOncePerEventAcrossPolls) {
   connect_all();
   workflow::Workflow wf = example("restream_event_live.yaml");
-  const plugin::ActionInfo* trigger = registry_->find("restream.event_started");
+  const plugin::ActionInfo* trigger = engine_->registry().find("restream.event_started");
   ASSERT_NE(trigger, nullptr);
   plugin::InvokeContext ctx;
   ctx.connection = "my-restream";
@@ -300,7 +208,7 @@ TEST_F(ExamplesTest, EventStartedTriggerFiresTheExampleOncePerEventAcrossPolls) 
   Json cursor;
   int runs = 0;
   auto poll_and_run = [&]() {
-    auto polled = registry_->poll(*trigger, Json(json::new_object()), cursor, ctx);
+    auto polled = engine_->registry().poll(*trigger, Json(json::new_object()), cursor, ctx);
     if (!polled.ok()) throw std::runtime_error(polled.status().message());
     auto items = json::as_array(json::get(*polled, "items"));
     for (std::size_t i = 0; i < items->size(); ++i) {
@@ -319,7 +227,8 @@ TEST_F(ExamplesTest, EventStartedTriggerFiresTheExampleOncePerEventAcrossPolls) 
   EXPECT_EQ(poll_and_run(), 1u);
   EXPECT_EQ(poll_and_run(), 0u);
   EXPECT_EQ(runs, 1);
-  auto not_a_trigger = registry_->poll(*registry_->find("restream.get_profile"), Json(), Json(), ctx);
+  auto not_a_trigger =
+      engine_->registry().poll(*engine_->registry().find("restream.get_profile"), Json(), Json(), ctx);
   EXPECT_EQ(not_a_trigger.status().code(), Code::kInvalidArgument);
 }
 
@@ -421,20 +330,20 @@ TEST_F(ExamplesTest, BrokenTokenAnswersAreClearErrorsAndKeepTheStoredPair) {
     for (const std::string mode :
          {"missing_access_token", "negative_expires_in", "huge_expires_in", "html", "truncated"}) {
       SCOPED_TRACE(name + " " + mode);
-      auto before = vault_->secrets(name);
+      auto before = engine_->vault().secrets(name);
       ASSERT_TRUE(before.ok());
       ASSERT_EQ(raw("POST", "/_control/token-fault", R"({"mode":")" + mode + R"("})").first, 200);
-      Status st = connections_->refresh(name);
+      Status st = engine_->connections().refresh(name);
       EXPECT_FALSE(st.ok());
       EXPECT_FALSE(st.message().empty());
-      auto after = vault_->secrets(name);
+      auto after = engine_->vault().secrets(name);
       ASSERT_TRUE(after.ok());
       EXPECT_EQ(after->at(vault::kAccessToken), before->at(vault::kAccessToken));
       EXPECT_EQ(after->at(vault::kRefreshToken), before->at(vault::kRefreshToken));
-      EXPECT_EQ(vault_->get(name)->state, vault::ConnectionState::kActive);
+      EXPECT_EQ(engine_->vault().get(name)->state, vault::ConnectionState::kActive);
     }
     ASSERT_EQ(raw("POST", "/_control/token-fault", R"({"mode":"expires_in_string"})").first, 200);
-    Status st = connections_->refresh(name);
+    Status st = engine_->connections().refresh(name);
     EXPECT_TRUE(st.ok()) << name << ": " << st.message();
     auto r = call(name == "my-restream" ? "restream.get_profile" : "livepush.get_account", name, "{}");
     EXPECT_TRUE(r.ok()) << name << ": " << r.status().message();
@@ -479,7 +388,7 @@ TEST_F(ExamplesTest, RestreamAuthorizeCallExpireRefreshCall) {
   EXPECT_EQ(counter("restream.token.refresh_token"), 1);  // one reactive refresh on the 401
   ASSERT_TRUE(call("restream.get_profile", "my-restream", "{}").ok());
   EXPECT_EQ(counter("restream.token.refresh_token"), 1);  // the rotated pair is in use
-  auto rec = vault_->get("my-restream");
+  auto rec = engine_->vault().get("my-restream");
   ASSERT_TRUE(rec.ok());
   EXPECT_EQ(rec->state, vault::ConnectionState::kActive);
 }
@@ -501,7 +410,7 @@ TEST_F(ExamplesTest, RevokedRestreamGrantNeedsReauthWithAClearMessage) {
   auto r = call("restream.get_profile", "my-restream", "{}");
   ASSERT_FALSE(r.ok());
   EXPECT_THAT(r.status().message(), ::testing::HasSubstr("weft connections authorize my-restream"));
-  auto rec = vault_->get("my-restream");
+  auto rec = engine_->vault().get("my-restream");
   ASSERT_TRUE(rec.ok());
   EXPECT_EQ(rec->state, vault::ConnectionState::kNeedsReauth);
 }
