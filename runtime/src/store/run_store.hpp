@@ -27,11 +27,11 @@ std::optional<RunStatus> run_status_from(const std::string& s);
 std::optional<StepStatus> step_status_from(const std::string& s);
 
 struct StepRecord {
-  int index = 0;          // position in the workflow's steps
+  int index = 0;  // position in the workflow's steps
   std::string step_id;
   std::string uses;
   StepStatus status = StepStatus::kPending;
-  Json input;             // the rendered `with`
+  Json input;  // the rendered `with`
   Json output;
   std::string error;
   std::int64_t started_at_ms = 0;   // epoch milliseconds; 0 = not started
@@ -53,9 +53,9 @@ struct RunRecord {
 };
 
 struct RunQuery {
-  std::string workflow;                 // empty: any
-  std::optional<RunStatus> status;      // nullopt: any
-  std::size_t limit = 50;               // newest first
+  std::string workflow;             // empty: any
+  std::optional<RunStatus> status;  // nullopt: any
+  std::size_t limit = 50;           // newest first
 };
 
 // Every method is thread-safe; several runs may write at once. Stored JSON and error text are
@@ -68,7 +68,7 @@ class RunStore {
   virtual Status create_run(const RunRecord& run) = 0;
   // Sets status, error and finished_at (0 while running) of an existing run. not_found when absent.
   virtual Status set_run_status(const std::string& run_id, RunStatus status, const std::string& error,
-                            std::int64_t finished_at_ms) = 0;
+                                std::int64_t finished_at_ms) = 0;
   // Inserts or replaces one step of a run.
   virtual Status put_step(const std::string& run_id, const StepRecord& step) = 0;
   // The run with its steps; not_found when absent, data_loss when a stored value is corrupt.
@@ -77,7 +77,8 @@ class RunStore {
   virtual Result<std::vector<RunRecord>> list_runs(const RunQuery& query) const = 0;
 
   // Connector / trigger state (cursors): a value per (scope, key). get gives nullopt when unset.
-  virtual Result<std::optional<std::string>> state_get(const std::string& scope, const std::string& key) const = 0;
+  virtual Result<std::optional<std::string>> state_get(const std::string& scope,
+                                                       const std::string& key) const = 0;
   virtual Status state_set(const std::string& scope, const std::string& key, const std::string& value) = 0;
   virtual Status state_delete(const std::string& scope, const std::string& key) = 0;
 };

@@ -25,7 +25,8 @@ constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 5000;
 
 constexpr const char* kSchema[] = {
-    "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, workflow TEXT NOT NULL, workflow_file TEXT NOT NULL,"
+    "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, workflow TEXT NOT NULL, workflow_file TEXT NOT "
+    "NULL,"
     " status TEXT NOT NULL, inputs TEXT NOT NULL, trigger TEXT NOT NULL, error TEXT NOT NULL,"
     " started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL)",
     "CREATE INDEX IF NOT EXISTS runs_by_start ON runs(started_at)",
@@ -47,8 +48,8 @@ Result<Json> loaded_json(const std::string& text, const std::string& what) {
   return v;
 }
 
-using RunRow = Poco::Tuple<std::string, std::string, std::string, std::string, std::string, std::string, std::string,
-                           Poco::Int64, Poco::Int64>;
+using RunRow = Poco::Tuple<std::string, std::string, std::string, std::string, std::string, std::string,
+                           std::string, Poco::Int64, Poco::Int64>;
 using StepRow = Poco::Tuple<int, std::string, std::string, std::string, std::string, std::string, std::string,
                             Poco::Int64, Poco::Int64, Poco::Int64>;
 
@@ -84,7 +85,8 @@ class SqliteRunStore final : public RunStore {
       s.begin();
       try {
         std::string id = run.id, wf = run.workflow, file = run.workflow_file, status = to_string(run.status);
-        std::string inputs = stored_json(run.inputs), trigger = stored_json(run.trigger), error = redact::apply(run.error);
+        std::string inputs = stored_json(run.inputs), trigger = stored_json(run.trigger),
+                    error = redact::apply(run.error);
         Poco::Int64 started = run.started_at_ms, finished = run.finished_at_ms;
         s << "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", use(id), use(wf), use(file), use(status),
             use(inputs), use(trigger), use(error), use(started), use(finished), now;
@@ -99,12 +101,13 @@ class SqliteRunStore final : public RunStore {
   }
 
   Status set_run_status(const std::string& run_id, RunStatus status, const std::string& error,
-                    std::int64_t finished_at_ms) override {
+                        std::int64_t finished_at_ms) override {
     return guarded("finish run", [&] {
       std::string id = run_id, st = to_string(status), err = redact::apply(error);
       Poco::Int64 fin = finished_at_ms;
       Poco::Data::Statement stmt(*session_);
-      stmt << "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?", use(st), use(err), use(fin), use(id);
+      stmt << "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?", use(st), use(err),
+          use(fin), use(id);
       if (stmt.execute() == 0) return Status(Code::kNotFound, "no run " + run_id);
       return Status::Ok();
     });
@@ -122,15 +125,17 @@ class SqliteRunStore final : public RunStore {
     try {
       std::vector<RunRow> rows;
       std::string id = run_id;
-      *session_ << "SELECT id, workflow, workflow_file, status, inputs, trigger, error, started_at, finished_at"
-                   " FROM runs WHERE id = ?",
+      *session_
+          << "SELECT id, workflow, workflow_file, status, inputs, trigger, error, started_at, finished_at"
+             " FROM runs WHERE id = ?",
           use(id), into(rows), now;
       if (rows.empty()) return Status(Code::kNotFound, "no run " + run_id + " in " + path_);
       auto run = from_row(rows[0]);
       if (!run) return run;
       std::vector<StepRow> steps;
-      *session_ << "SELECT idx, step_id, uses, status, input, output, error, started_at, finished_at, duration_us"
-                   " FROM steps WHERE run_id = ? ORDER BY idx",
+      *session_
+          << "SELECT idx, step_id, uses, status, input, output, error, started_at, finished_at, duration_us"
+             " FROM steps WHERE run_id = ? ORDER BY idx",
           use(id), into(steps), now;
       for (const auto& r : steps) {
         StepRecord step;
@@ -138,7 +143,9 @@ class SqliteRunStore final : public RunStore {
         step.step_id = r.get<1>();
         step.uses = r.get<2>();
         auto st = step_status_from(r.get<3>());
-        if (!st) return Status(Code::kDataLoss, "step " + step.step_id + " has an unknown status '" + r.get<3>() + "'");
+        if (!st)
+          return Status(Code::kDataLoss,
+                        "step " + step.step_id + " has an unknown status '" + r.get<3>() + "'");
         step.status = *st;
         auto in = loaded_json(r.get<4>(), "step input");
         if (!in) return in.status();
@@ -165,9 +172,10 @@ class SqliteRunStore final : public RunStore {
       std::string wf = query.workflow;
       std::string st = query.status ? to_string(*query.status) : "";
       int limit = static_cast<int>(std::min<std::size_t>(query.limit, 100000));
-      *session_ << "SELECT id, workflow, workflow_file, status, inputs, trigger, error, started_at, finished_at"
-                   " FROM runs WHERE (? = '' OR workflow = ?) AND (? = '' OR status = ?)"
-                   " ORDER BY started_at DESC, rowid DESC LIMIT ?",
+      *session_
+          << "SELECT id, workflow, workflow_file, status, inputs, trigger, error, started_at, finished_at"
+             " FROM runs WHERE (? = '' OR workflow = ?) AND (? = '' OR status = ?)"
+             " ORDER BY started_at DESC, rowid DESC LIMIT ?",
           use(wf), use(wf), use(st), use(st), use(limit), into(rows), now;
       std::vector<RunRecord> out;
       for (const auto& r : rows) {
@@ -181,7 +189,8 @@ class SqliteRunStore final : public RunStore {
     }
   }
 
-  Result<std::optional<std::string>> state_get(const std::string& scope, const std::string& key) const override {
+  Result<std::optional<std::string>> state_get(const std::string& scope,
+                                               const std::string& key) const override {
     std::lock_guard lock(mu_);
     try {
       std::vector<std::string> values;
@@ -199,7 +208,8 @@ class SqliteRunStore final : public RunStore {
       std::string sc = scope, k = key, v = value;
       Poco::Int64 t = now_ms();
       *session_ << "INSERT INTO state (scope, key, value, updated_at) VALUES (?, ?, ?, ?)"
-                   " ON CONFLICT(scope, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+                   " ON CONFLICT(scope, key) DO UPDATE SET value = excluded.value, updated_at = "
+                   "excluded.updated_at",
           use(sc), use(k), use(v), use(t), now;
       return Status::Ok();
     });
@@ -239,8 +249,8 @@ class SqliteRunStore final : public RunStore {
     std::string in = stored_json(step.input), out = stored_json(step.output), err = redact::apply(step.error);
     int idx = step.index;
     Poco::Int64 started = step.started_at_ms, finished = step.finished_at_ms, dur = step.duration_us;
-    *session_ << "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", use(id), use(idx), use(sid),
-        use(uses), use(st), use(in), use(out), use(err), use(started), use(finished), use(dur), now;
+    *session_ << "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", use(id), use(idx),
+        use(sid), use(uses), use(st), use(in), use(out), use(err), use(started), use(finished), use(dur), now;
   }
 
   std::string path_;
@@ -252,21 +262,30 @@ class SqliteRunStore final : public RunStore {
 
 const char* to_string(RunStatus s) {
   switch (s) {
-    case RunStatus::kRunning: return "running";
-    case RunStatus::kSucceeded: return "succeeded";
-    case RunStatus::kFailed: return "failed";
-    case RunStatus::kInterrupted: return "interrupted";
+    case RunStatus::kRunning:
+      return "running";
+    case RunStatus::kSucceeded:
+      return "succeeded";
+    case RunStatus::kFailed:
+      return "failed";
+    case RunStatus::kInterrupted:
+      return "interrupted";
   }
   return "failed";
 }
 
 const char* to_string(StepStatus s) {
   switch (s) {
-    case StepStatus::kPending: return "pending";
-    case StepStatus::kRunning: return "running";
-    case StepStatus::kSucceeded: return "succeeded";
-    case StepStatus::kFailed: return "failed";
-    case StepStatus::kSkipped: return "skipped";
+    case StepStatus::kPending:
+      return "pending";
+    case StepStatus::kRunning:
+      return "running";
+    case StepStatus::kSucceeded:
+      return "succeeded";
+    case StepStatus::kFailed:
+      return "failed";
+    case StepStatus::kSkipped:
+      return "skipped";
   }
   return "failed";
 }
@@ -287,7 +306,8 @@ std::optional<StepStatus> step_status_from(const std::string& s) {
 }
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -300,7 +320,8 @@ Result<std::unique_ptr<RunStore>> open_sqlite(const std::string& path) {
     int version = 0;
     s << "PRAGMA user_version", into(version), now;  // fails here when the file is not SQLite
     if (version > kSchemaVersion) {
-      return Status(Code::kFailedPrecondition, path + ": run store schema version " + std::to_string(version) +
+      return Status(Code::kFailedPrecondition, path + ": run store schema version " +
+                                                   std::to_string(version) +
                                                    " is newer than this weft understands (" +
                                                    std::to_string(kSchemaVersion) + "); upgrade weft");
     }

@@ -37,15 +37,19 @@ const InputSpec* find_input(const Workflow& wf, const std::string& name) {
 
 std::string declared(const Workflow& wf) {
   std::string out;
-  for (const auto& in : wf.inputs) out += (out.empty() ? "" : ", ") + in.name + " (" + to_string(in.type) + ")";
+  for (const auto& in : wf.inputs)
+    out += (out.empty() ? "" : ", ") + in.name + " (" + to_string(in.type) + ")";
   return out.empty() ? "this workflow declares no inputs" : "declared: " + out;
 }
 
 bool fits(const Json& v, InputType t) {
   switch (t) {
-    case InputType::kString: return v.isString();
-    case InputType::kBoolean: return v.type() == typeid(bool);
-    case InputType::kNumber: return v.isNumeric() && v.type() != typeid(bool);
+    case InputType::kString:
+      return v.isString();
+    case InputType::kBoolean:
+      return v.type() == typeid(bool);
+    case InputType::kNumber:
+      return v.isNumeric() && v.type() != typeid(bool);
     case InputType::kInteger:
       if (v.isInteger() && v.type() != typeid(bool)) return true;
       if (v.isNumeric() && v.type() != typeid(bool)) {
@@ -53,15 +57,24 @@ bool fits(const Json& v, InputType t) {
         return std::isfinite(d) && d == std::floor(d);
       }
       return false;
-    case InputType::kObject: return json::is_object(v);
-    case InputType::kArray: return json::is_array(v);
+    case InputType::kObject:
+      return json::is_object(v);
+    case InputType::kArray:
+      return json::is_array(v);
   }
   return false;
 }
 
 Result<Json> convert(const InputSpec& in, const std::string& text) {
-  auto bad = [&](const std::string& expected) {
-    return Status(Code::kInvalidArgument, "input '" + in.name + "' must be " + expected + ", got '" + text + "'");
+  // The value is echoed so the user sees what was read, but a long one (a pasted document) only
+  // by its start: one line of error, not 20 KB of it.
+  constexpr std::size_t kEchoMax = 60;
+  const std::string shown =
+      text.size() <= kEchoMax ? text
+                              : text.substr(0, kEchoMax) + "... (" + std::to_string(text.size()) + " bytes)";
+  auto bad = [&](const std::string& expected, const std::string& why = "") {
+    return Status(Code::kInvalidArgument, "input '" + in.name + "' must be " + expected + ", got '" + shown +
+                                              "'" + (why.empty() ? "" : ": " + why));
   };
   switch (in.type) {
     case InputType::kString:
@@ -81,7 +94,8 @@ Result<Json> convert(const InputSpec& in, const std::string& text) {
       errno = 0;
       char* end = nullptr;
       const double d = std::strtod(text.c_str(), &end);
-      if (text.empty() || errno != 0 || end == nullptr || *end != '\0' || !std::isfinite(d)) return bad("a number");
+      if (text.empty() || errno != 0 || end == nullptr || *end != '\0' || !std::isfinite(d))
+        return bad("a number");
       if (d == std::floor(d) && std::fabs(d) < 9.0e15) return Json(static_cast<Poco::Int64>(d));
       return Json(d);
     }
@@ -89,7 +103,9 @@ Result<Json> convert(const InputSpec& in, const std::string& text) {
     case InputType::kArray: {
       auto v = json::parse(text);
       if (!v || !fits(*v, in.type)) {
-        return bad(in.type == InputType::kObject ? "a JSON object such as {\"k\":1}" : "a JSON array such as [1,2]");
+        return bad(
+            in.type == InputType::kObject ? "a JSON object such as {\"k\":1}" : "a JSON array such as [1,2]",
+            v ? "" : v.status().message());
       }
       return v;
     }
@@ -133,7 +149,8 @@ Result<Json> inputs_from_strings(const Workflow& wf, const std::vector<std::stri
     }
     const std::string key = kv.substr(0, eq);
     const InputSpec* in = find_input(wf, key);
-    if (in == nullptr) return Status(Code::kInvalidArgument, "unknown input '" + key + "' (" + declared(wf) + ")");
+    if (in == nullptr)
+      return Status(Code::kInvalidArgument, "unknown input '" + key + "' (" + declared(wf) + ")");
     auto v = convert(*in, kv.substr(eq + 1));
     if (!v) return v;
     given->set(key, *v);
@@ -149,7 +166,8 @@ Result<Json> inputs_from_json(const Workflow& wf, const Json& given) {
   }
   for (const auto& k : obj->getNames()) {
     const InputSpec* in = find_input(wf, k);
-    if (in == nullptr) return Status(Code::kInvalidArgument, "unknown input '" + k + "' (" + declared(wf) + ")");
+    if (in == nullptr)
+      return Status(Code::kInvalidArgument, "unknown input '" + k + "' (" + declared(wf) + ")");
     if (!fits(obj->get(k), in->type)) {
       return Status(Code::kInvalidArgument, "input '" + k + "' must be of type " + to_string(in->type));
     }
@@ -184,7 +202,8 @@ Result<store::RunRecord> Executor::resume(const Workflow& wf, const std::string&
   auto run = store_.get_run(run_id);
   if (!run) return run;
   if (run->status == store::RunStatus::kSucceeded || run->status == store::RunStatus::kFailed) {
-    return Status(Code::kFailedPrecondition, "run " + run_id + " has already " + store::to_string(run->status));
+    return Status(Code::kFailedPrecondition,
+                  "run " + run_id + " has already " + store::to_string(run->status));
   }
   bool same = run->steps.size() == wf.steps.size();
   for (std::size_t i = 0; same && i < wf.steps.size(); ++i) same = run->steps[i].step_id == wf.steps[i].id;
@@ -203,11 +222,14 @@ Result<store::RunRecord> Executor::resume(const Workflow& wf, const std::string&
   return execute(wf, std::move(*run), first);
 }
 
-Result<store::RunRecord> Executor::execute(const Workflow& wf, store::RunRecord run, std::size_t first) const {
+Result<store::RunRecord> Executor::execute(const Workflow& wf, store::RunRecord run,
+                                           std::size_t first) const {
   auto steps_ctx = json::new_object();
-  Json context = json::object({{"inputs", run.inputs}, {"trigger", run.trigger}, {"env", env_}, {"steps", steps_ctx}});
+  Json context =
+      json::object({{"inputs", run.inputs}, {"trigger", run.trigger}, {"env", env_}, {"steps", steps_ctx}});
   auto remember = [&](const store::StepRecord& r) {
-    steps_ctx->set(r.step_id, json::object({{"output", r.output}, {"status", std::string(store::to_string(r.status))}}));
+    steps_ctx->set(r.step_id,
+                   json::object({{"output", r.output}, {"status", std::string(store::to_string(r.status))}}));
   };
   for (std::size_t i = 0; i < first; ++i) remember(run.steps[i]);
 
@@ -271,12 +293,14 @@ Result<store::RunRecord> Executor::execute(const Workflow& wf, store::RunRecord 
           rec.output = *out;
         }
       }
-      WEFT_RETURN_IF_ERROR(finish(error.empty() ? store::StepStatus::kSucceeded : store::StepStatus::kFailed, error));
+      WEFT_RETURN_IF_ERROR(
+          finish(error.empty() ? store::StepStatus::kSucceeded : store::StepStatus::kFailed, error));
     }
     if (rec.status == store::StepStatus::kFailed && !step.continue_on_error) {
       run_error = "step '" + step.id + "' failed: " + rec.error;
       skip_rest(run, i + 1, "not run: step '" + step.id + "' failed");
-      for (std::size_t j = i + 1; j < run.steps.size(); ++j) WEFT_RETURN_IF_ERROR(store_.put_step(run.id, run.steps[j]));
+      for (std::size_t j = i + 1; j < run.steps.size(); ++j)
+        WEFT_RETURN_IF_ERROR(store_.put_step(run.id, run.steps[j]));
       break;
     }
   }

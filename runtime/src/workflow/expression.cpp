@@ -128,7 +128,8 @@ Result<std::vector<Token>> lex(std::string_view s, std::size_t base) {
       t.text = std::string(s.substr(i, j - i));
       i = j;
     } else if (std::isdigit(static_cast<unsigned char>(c)) ||
-               (c == '-' && i + 1 < s.size() && (std::isdigit(static_cast<unsigned char>(s[i + 1])) || s[i + 1] == '.'))) {
+               (c == '-' && i + 1 < s.size() &&
+                (std::isdigit(static_cast<unsigned char>(s[i + 1])) || s[i + 1] == '.'))) {
       std::size_t j = i + 1;
       while (j < s.size() && (std::isalnum(static_cast<unsigned char>(s[j])) || s[j] == '.' ||
                               ((s[j] == '+' || s[j] == '-') && (s[j - 1] == 'e' || s[j - 1] == 'E')))) {
@@ -160,7 +161,9 @@ Result<std::vector<Token>> lex(std::string_view s, std::size_t base) {
         }
         v += s[j++];
       }
-      if (!closed) return syntax_error(base + i, "unterminated string (strings use 'single quotes'; write '' for a quote)");
+      if (!closed)
+        return syntax_error(base + i,
+                            "unterminated string (strings use 'single quotes'; write '' for a quote)");
       t.kind = Tok::kString;
       t.value = v;
       i = j;
@@ -246,20 +249,31 @@ class Parser {
   bool is_op(const char* op) const { return peek().kind == Tok::kOp && peek().text == op; }
   static std::string describe(const Token& t) {
     switch (t.kind) {
-      case Tok::kEnd: return "end of expression";
-      case Tok::kLParen: return "(";
-      case Tok::kRParen: return ")";
-      case Tok::kLBracket: return "[";
-      case Tok::kRBracket: return "]";
-      case Tok::kDot: return ".";
-      case Tok::kComma: return ",";
-      case Tok::kString: return "'" + t.value.extract<std::string>() + "'";
-      case Tok::kNumber: return t.value.convert<std::string>();
-      default: return t.text;
+      case Tok::kEnd:
+        return "end of expression";
+      case Tok::kLParen:
+        return "(";
+      case Tok::kRParen:
+        return ")";
+      case Tok::kLBracket:
+        return "[";
+      case Tok::kRBracket:
+        return "]";
+      case Tok::kDot:
+        return ".";
+      case Tok::kComma:
+        return ",";
+      case Tok::kString:
+        return "'" + t.value.extract<std::string>() + "'";
+      case Tok::kNumber:
+        return t.value.convert<std::string>();
+      default:
+        return t.text;
     }
   }
   Status too_deep() const {
-    return syntax_error(peek().offset, "expression nested deeper than " + std::to_string(kMaxExpressionDepth) + " levels");
+    return syntax_error(peek().offset,
+                        "expression nested deeper than " + std::to_string(kMaxExpressionDepth) + " levels");
   }
   static NodePtr binary(std::string op, NodePtr l, NodePtr r) {
     auto n = std::make_unique<Node>();
@@ -385,8 +399,9 @@ class Parser {
       if (lower(f.name) == lower(name.text)) spec = &f;
     }
     if (spec == nullptr) {
-      return syntax_error(name.offset, "unknown function '" + name.text +
-                                           "' (known: contains, startsWith, endsWith, format, toJSON, fromJSON, length)");
+      return syntax_error(name.offset,
+                          "unknown function '" + name.text +
+                              "' (known: contains, startsWith, endsWith, format, toJSON, fromJSON, length)");
     }
     next();  // (
     auto n = std::make_unique<Node>();
@@ -407,8 +422,9 @@ class Parser {
     if (peek().kind != Tok::kRParen) return syntax_error(peek().offset, "expected ')' or ','");
     next();
     if (n->children.size() < spec->min_args || n->children.size() > spec->max_args) {
-      return syntax_error(name.offset, std::string(spec->name) + "() takes " + std::to_string(spec->min_args) +
-                                           (spec->max_args != spec->min_args ? " or more" : "") + " argument(s)");
+      return syntax_error(name.offset,
+                          std::string(spec->name) + "() takes " + std::to_string(spec->min_args) +
+                              (spec->max_args != spec->min_args ? " or more" : "") + " argument(s)");
     }
     return n;
   }
@@ -441,7 +457,8 @@ Result<Json> call(const Node& n, const Json& ctx) {
     const std::string s = lower(to_text(args[0]));
     const std::string p = lower(to_text(args[1]));
     if (p.size() > s.size()) return Json(false);
-    return Json(f == "startsWith" ? s.compare(0, p.size(), p) == 0 : s.compare(s.size() - p.size(), p.size(), p) == 0);
+    return Json(f == "startsWith" ? s.compare(0, p.size(), p) == 0
+                                  : s.compare(s.size() - p.size(), p.size(), p) == 0);
   }
   if (f == "format") {
     const std::string fmt = to_text(args[0]);
@@ -455,7 +472,8 @@ Result<Json> call(const Node& n, const Json& ctx) {
         const std::size_t close = fmt.find('}', i);
         const std::string num = close == std::string::npos ? "" : fmt.substr(i + 1, close - i - 1);
         if (num.empty() || num.size() > 3 || num.find_first_not_of("0123456789") != std::string::npos) {
-          return Status(Code::kInvalidArgument, "format(): bad placeholder in '" + fmt + "' (use {0}, {1} ...; {{ for a brace)");
+          return Status(Code::kInvalidArgument,
+                        "format(): bad placeholder in '" + fmt + "' (use {0}, {1} ...; {{ for a brace)");
         }
         const std::size_t k = std::stoul(num);
         if (k + 1 >= args.size()) {
@@ -477,7 +495,8 @@ Result<Json> call(const Node& n, const Json& ctx) {
   }
   if (f == "length") {
     if (auto arr = json::as_array(args[0]); !arr.isNull()) return Json(static_cast<Poco::Int64>(arr->size()));
-    if (auto obj = json::as_object(args[0]); !obj.isNull()) return Json(static_cast<Poco::Int64>(obj->size()));
+    if (auto obj = json::as_object(args[0]); !obj.isNull())
+      return Json(static_cast<Poco::Int64>(obj->size()));
     if (args[0].isEmpty()) return Json(static_cast<Poco::Int64>(0));
     return Json(static_cast<Poco::Int64>(to_text(args[0]).size()));
   }
@@ -504,7 +523,8 @@ Result<Json> eval(const Node& n, const Json& ctx) {
       if (!idx) return idx;
       if (auto arr = json::as_array(*base); !arr.isNull()) {
         const double d = to_number(*idx);
-        if (kind_of(*idx) != Kind::kNumber || d < 0 || d != std::floor(d) || d >= static_cast<double>(arr->size())) {
+        if (kind_of(*idx) != Kind::kNumber || d < 0 || d != std::floor(d) ||
+            d >= static_cast<double>(arr->size())) {
           return Json();
         }
         return arr->get(static_cast<unsigned>(d));
@@ -544,7 +564,8 @@ void collect(const Node& n, std::vector<Reference>& out) {
     out.push_back({n.name, ""});
     return;
   }
-  if ((n.kind == NodeKind::kMember || n.kind == NodeKind::kIndex) && n.children[0]->kind == NodeKind::kContext) {
+  if ((n.kind == NodeKind::kMember || n.kind == NodeKind::kIndex) &&
+      n.children[0]->kind == NodeKind::kContext) {
     std::string name = n.name;
     if (n.kind == NodeKind::kIndex) {
       name = n.children[1]->kind == NodeKind::kLiteral ? to_text(n.children[1]->value) : "";

@@ -38,8 +38,8 @@ class Template {
   Template& operator=(Template&&) noexcept;
 
   // Parses a value that may hold `${{ … }}`. Fails with invalid_argument naming the character
-  // offset (0-based, in bytes) and the problem: unbalanced braces, a syntax error, an unknown name
-  // or function, or nesting past kMaxExpressionDepth.
+  // position (1-based, in bytes from the start of text) and the problem: unbalanced braces, a syntax error,
+  // an unknown name or function, or nesting past kMaxExpressionDepth.
   static Result<Template> parse(std::string_view text);
   // Parses a bare expression (an `if:` written without `${{ }}`).
   static Result<Template> parse_bare(std::string_view text);

@@ -1,15 +1,15 @@
 #include "workflow/workflow.hpp"
 
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <map>
+#include <set>
 #include <valijson/adapters/poco_json_adapter.hpp>
 #include <valijson/schema.hpp>
 #include <valijson/schema_parser.hpp>
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
-
-#include <algorithm>
-#include <cctype>
-#include <map>
-#include <set>
 
 #include "core/embedded.hpp"
 
@@ -49,6 +49,28 @@ std::string context_to_pointer(const std::vector<std::string>& context) {
   return p;
 }
 
+// The value at a JSON pointer made by context_to_pointer (no escapes in step keys), or null.
+Json value_at(const Json& root, const std::string& pointer) {
+  Json cur = root;
+  std::size_t i = 0;
+  while (i < pointer.size()) {
+    const std::size_t next = pointer.find('/', i + 1);
+    const std::string seg =
+        pointer.substr(i + 1, next == std::string::npos ? std::string::npos : next - i - 1);
+    if (auto a = json::as_array(cur); !a.isNull()) {
+      const std::size_t idx = seg.find_first_not_of("0123456789") == std::string::npos && !seg.empty()
+                                  ? std::stoul(seg)
+                                  : a->size();
+      cur = idx < a->size() ? a->get(static_cast<unsigned>(idx)) : Json();
+    } else {
+      cur = json::get(cur, seg);
+    }
+    if (next == std::string::npos) break;
+    i = next;
+  }
+  return cur;
+}
+
 std::string last_segment(const std::string& pointer) {
   const auto slash = pointer.rfind('/');
   return slash == std::string::npos ? pointer : pointer.substr(slash + 1);
@@ -60,12 +82,16 @@ std::string hint_for(const std::string& pointer) {
     return "write `on: {webhook: {}}`, `on: {schedule: \"*/5 * * * *\"}`, or a connector trigger "
            "`on: {uses: connector.trigger, connection: name}`";
   }
-  if (key == "id") return "a step id starts with a lowercase letter, then lowercase letters, digits, '_' or '-'";
-  if (key == "uses") return "write connector.action, e.g. http.request; `weft connectors list` shows what is loaded";
+  if (key == "id")
+    return "a step id starts with a lowercase letter, then lowercase letters, digits, '_' or '-'";
+  if (key == "uses")
+    return "write connector.action, e.g. http.request; `weft connectors list` shows what is loaded";
   if (key == "timeout" || key == "interval") return "a whole number and a unit: 500ms, 30s, 2m, 1h";
   if (key == "steps") return "steps is a non-empty list of `- id: ...` / `  uses: connector.action`";
   if (key == "name" && pointer == "/name") return "give the workflow a `name:`";
-  if (pointer.rfind("/inputs", 0) == 0) return "an input is `name: {type: string|number|integer|boolean|object|array, default: ..., required: true}`";
+  if (pointer.rfind("/inputs", 0) == 0)
+    return "an input is `name: {type: string|number|integer|boolean|object|array, default: ..., required: "
+           "true}`";
   if (key == "with") return "`with:` is a mapping of the action's inputs";
   if (key == "if") return "write a condition such as ${{ steps.a.output.ok == true }}";
   return "";
@@ -103,30 +129,27 @@ void schema_problems(const YamlDocument& doc, std::vector<Problem>& out) {
     if (err.pointer == "/on" || err.pointer.rfind("/on/", 0) == 0) {
       if (on_reported) continue;
       on_reported = true;
-      out.push_back({doc.where("/on"), "`on` is not a webhook, a schedule or a connector trigger", hint_for("/on")});
+      out.push_back(
+          {doc.where("/on"), "`on` is not a webhook, a schedule or a connector trigger", hint_for("/on")});
       continue;
     }
-    // Drop an error when another one is about the same place or inside it (it is a wrapper).
-    bool wrapper = false;
-    for (std::size_t j = 0; j < errs.size() && !wrapper; ++j) {
-      if (j == i) continue;
-      const auto& o = errs[j].pointer;
-      if (o.size() > err.pointer.size() && o.compare(0, err.pointer.size(), err.pointer) == 0 &&
-          o[err.pointer.size()] == '/') {
-        wrapper = true;
-      }
-    }
-    const bool generic = err.message.rfind("Failed to validate", 0) == 0;
-    if (wrapper || (generic && errs.size() > 1)) continue;
+    // "Failed to validate item #0 in array" and the like only wrap the errors that follow them.
+    if (err.message.rfind("Failed to validate", 0) == 0 && errs.size() > 1) continue;
     std::string message = err.message;
     std::string pointer = err.pointer;
     // "Object contains a property that could not be validated ...: 'x'." names the key: point at it.
     const auto q = message.rfind("'");
     const auto q0 = q == std::string::npos || q == 0 ? std::string::npos : message.rfind("'", q - 1);
-    if (message.find("could not be validated using 'properties'") != std::string::npos && q0 != std::string::npos) {
+    if (message.find("could not be validated using 'properties'") != std::string::npos &&
+        q0 != std::string::npos) {
       const std::string key = message.substr(q0 + 1, q - q0 - 1);
       pointer += "/" + pointer_escape(key);
       message = "unknown key '" + key + "'" + (err.pointer.empty() ? "" : " in " + err.pointer.substr(1));
+    }
+    if (message.find("'pattern' constraint") != std::string::npos) {
+      const Json v = value_at(doc.root, pointer);
+      message = (v.isString() ? "'" + v.extract<std::string>() + "'" : std::string("the value")) +
+                " is not in the expected form";
     }
     if (!seen.insert(pointer + "\n" + message).second) continue;
     std::string hint = hint_for(pointer);
@@ -137,13 +160,17 @@ void schema_problems(const YamlDocument& doc, std::vector<Problem>& out) {
         hint = "step keys are id, name, uses, connection, with, if, timeout, continue-on-error";
       }
     }
-    out.push_back({doc.where(pointer), (pointer.empty() ? "" : pointer.substr(1) + ": ") + message, hint});
+    if (message.rfind("unknown key", 0) == 0) {
+      out.push_back({doc.where_key(pointer), message, hint});  // the message names the place already
+    } else {
+      out.push_back({doc.where(pointer), (pointer.empty() ? "" : pointer.substr(1) + ": ") + message, hint});
+    }
   }
 }
 
 std::optional<InputType> input_type_from(const std::string& s) {
-  for (auto t : {InputType::kString, InputType::kNumber, InputType::kInteger, InputType::kBoolean, InputType::kObject,
-                 InputType::kArray}) {
+  for (auto t : {InputType::kString, InputType::kNumber, InputType::kInteger, InputType::kBoolean,
+                 InputType::kObject, InputType::kArray}) {
     if (s == to_string(t)) return t;
   }
   return std::nullopt;
@@ -171,14 +198,33 @@ void collect_strings(const Json& v, const std::string& pointer, std::vector<Expr
   if (auto o = json::as_object(v); !o.isNull()) {
     for (const auto& k : o->getNames()) collect_strings(o->get(k), pointer + "/" + pointer_escape(k), out);
   } else if (auto a = json::as_array(v); !a.isNull()) {
-    for (std::size_t i = 0; i < a->size(); ++i) collect_strings(a->get(i), pointer + "/" + std::to_string(i), out);
+    for (std::size_t i = 0; i < a->size(); ++i)
+      collect_strings(a->get(i), pointer + "/" + std::to_string(i), out);
   }
 }
 
 bool has_expression_inside(const Json& v) {
   std::vector<ExprSite> sites;
   collect_strings(v, "", sites);
-  return std::any_of(sites.begin(), sites.end(), [](const ExprSite& s) { return expr::contains_expression(s.text); });
+  return std::any_of(sites.begin(), sites.end(),
+                     [](const ExprSite& s) { return expr::contains_expression(s.text); });
+}
+
+// The 1-based character an expression error names ("... at character 12 ..."), or 0. The
+// expression module writes that phrase into every parse error.
+std::size_t error_character(const std::string& message) {
+  static constexpr std::string_view kAt = "at character ";
+  const auto p = message.find(kAt);
+  if (p == std::string::npos) return 0;
+  return static_cast<std::size_t>(std::strtoul(message.c_str() + p + kAt.size(), nullptr, 10));
+}
+
+// (line, column) parsed back from "file:line:column", for sorting problems in file order.
+std::pair<long, long> position_key(const Problem& p) {
+  const auto c2 = p.where.rfind(':');
+  const auto c1 = c2 == std::string::npos || c2 == 0 ? std::string::npos : p.where.rfind(':', c2 - 1);
+  if (c1 == std::string::npos) return {0, 0};
+  return {std::atol(p.where.c_str() + c1 + 1), std::atol(p.where.c_str() + c2 + 1)};
 }
 
 }  // namespace
@@ -189,12 +235,18 @@ std::string Problem::to_string() const {
 
 const char* to_string(InputType t) {
   switch (t) {
-    case InputType::kString: return "string";
-    case InputType::kNumber: return "number";
-    case InputType::kInteger: return "integer";
-    case InputType::kBoolean: return "boolean";
-    case InputType::kObject: return "object";
-    case InputType::kArray: return "array";
+    case InputType::kString:
+      return "string";
+    case InputType::kNumber:
+      return "number";
+    case InputType::kInteger:
+      return "integer";
+    case InputType::kBoolean:
+      return "boolean";
+    case InputType::kObject:
+      return "object";
+    case InputType::kArray:
+      return "array";
   }
   return "string";
 }
@@ -308,14 +360,16 @@ std::vector<Problem> validate(const YamlDocument& doc, const plugin::ActionCatal
       out.push_back({doc.where("/on/uses"), "unknown trigger '" + trigger_uses + "'",
                      "`weft connectors list` shows the loaded connectors and their triggers"});
     } else if (t->kind != plugin::OperationKind::kTrigger) {
-      out.push_back({doc.where("/on/uses"), "'" + trigger_uses + "' is an action, not a trigger", "use it as a step"});
+      out.push_back(
+          {doc.where("/on/uses"), "'" + trigger_uses + "' is an action, not a trigger", "use it as a step"});
     }
   }
 
   auto steps = json::as_array(json::get(doc.root, "steps"));
   std::map<std::string, std::size_t> first_index;
   std::vector<std::string> ids;
-  for (std::size_t i = 0; steps && i < steps->size(); ++i) ids.push_back(json::get_string(steps->get(i), "id"));
+  for (std::size_t i = 0; steps && i < steps->size(); ++i)
+    ids.push_back(json::get_string(steps->get(i), "id"));
 
   for (std::size_t i = 0; steps && i < steps->size(); ++i) {
     const Json step = steps->get(i);
@@ -339,7 +393,8 @@ std::vector<Problem> validate(const YamlDocument& doc, const plugin::ActionCatal
       auto t = bare_if ? expr::Template::parse_bare(site.text) : expr::Template::parse(site.text);
       if (!t) {
         if (!bare_if && !expr::contains_expression(site.text)) continue;  // a lone "}}" is just text
-        out.push_back({doc.where(site.pointer), "bad expression: " + t.status().message(),
+        out.push_back({doc.where_in_string(site.pointer, site.text, error_character(t.status().message())),
+                       "bad expression: " + t.status().message(),
                        "expressions are ${{ path or function(...) }}; strings inside use 'single quotes'"});
         continue;
       }
@@ -357,7 +412,8 @@ std::vector<Problem> validate(const YamlDocument& doc, const plugin::ActionCatal
         } else if (ref.root == "inputs" && !ref.name.empty() && input_names.count(ref.name) == 0) {
           out.push_back({doc.where(site.pointer), "no input '" + ref.name + "' is declared",
                          "declare it under `inputs:` (declared: " +
-                             join_ids(std::vector<std::string>(input_names.begin(), input_names.end())) + ")"});
+                             join_ids(std::vector<std::string>(input_names.begin(), input_names.end())) +
+                             ")"});
         }
       }
     }
@@ -366,8 +422,9 @@ std::vector<Problem> validate(const YamlDocument& doc, const plugin::ActionCatal
     if (uses.empty()) continue;
     const plugin::ActionInfo* action = catalog.find(uses);
     if (action == nullptr) {
-      out.push_back({doc.where(base + "/uses"), "unknown action '" + uses + "'",
-                     "`weft connectors list` shows the loaded connectors; `--connectors DIR` adds a directory"});
+      out.push_back(
+          {doc.where(base + "/uses"), "unknown action '" + uses + "'",
+           "`weft connectors list` shows the loaded connectors; `--connectors DIR` adds a directory"});
       continue;
     }
     if (action->kind != plugin::OperationKind::kAction) {
@@ -376,7 +433,8 @@ std::vector<Problem> validate(const YamlDocument& doc, const plugin::ActionCatal
       continue;
     }
     if (action->requires_connection && json::get_string(step, "connection").empty()) {
-      out.push_back({doc.where(base + "/uses"), "step '" + id + "' uses " + uses + ", which needs a connection",
+      out.push_back({doc.where(base + "/uses"),
+                     "step '" + id + "' uses " + uses + ", which needs a connection",
                      "add `connection: <name>`; `weft connections list` shows them"});
     }
     const Json with = json::get(step, "with");
@@ -395,16 +453,19 @@ std::vector<Problem> validate(const YamlDocument& doc, const plugin::ActionCatal
     for (const auto& issue : catalog.validate_input(*action, Json(static_part))) {
       // A key given by an expression is only known at run time: a "required" complaint about it
       // is wrong now, and the executor checks the rendered value.
-      const bool about_dynamic = std::any_of(dynamic_keys.begin(), dynamic_keys.end(), [&](const std::string& k) {
-        return issue.message.find("'" + k + "'") != std::string::npos ||
-               issue.message.find("\"" + k + "\"") != std::string::npos;
-      });
+      const bool about_dynamic =
+          std::any_of(dynamic_keys.begin(), dynamic_keys.end(), [&](const std::string& k) {
+            return issue.message.find("'" + k + "'") != std::string::npos ||
+                   issue.message.find("\"" + k + "\"") != std::string::npos;
+          });
       if ((issue.path.empty() || issue.path == "/") && about_dynamic) continue;
       const std::string p = base + "/with" + (issue.path == "/" ? "" : issue.path);
       out.push_back({doc.where(p), "with" + issue.path + ": " + issue.message + " (" + uses + " input)",
                      "`weft connectors describe " + action->connector + "` shows the inputs of " + uses});
     }
   }
+  std::stable_sort(out.begin(), out.end(),
+                   [&](const Problem& a, const Problem& b) { return position_key(a) < position_key(b); });
   return out;
 }
 
@@ -422,9 +483,11 @@ Result<Workflow> compile(const YamlDocument& doc) {
       InputSpec in;
       in.name = k;
       auto type = input_type_from(json::get_string(spec, "type", "string"));
-      if (!type) return Status(Code::kInvalidArgument, doc.where("/inputs/" + pointer_escape(k)) + ": bad input type");
+      if (!type)
+        return Status(Code::kInvalidArgument, doc.where("/inputs/" + pointer_escape(k)) + ": bad input type");
       in.type = *type;
-      if (auto o = json::as_object(spec); !o.isNull() && o->has("default")) in.default_value = o->get("default");
+      if (auto o = json::as_object(spec); !o.isNull() && o->has("default"))
+        in.default_value = o->get("default");
       const Json req = json::get(spec, "required");
       in.required = req.type() == typeid(bool) && req.extract<bool>();
       in.description = json::get_string(spec, "description");
@@ -449,7 +512,8 @@ Result<Workflow> compile(const YamlDocument& doc) {
     std::string where;
     auto compiled = CompiledValue::compile(step.with, where);
     if (!compiled) {
-      return Status(Code::kInvalidArgument, doc.where(base + "/with" + where) + ": " + compiled.status().message());
+      return Status(Code::kInvalidArgument,
+                    doc.where(base + "/with" + where) + ": " + compiled.status().message());
     }
     step.with_value = std::move(*compiled);
     const Json cond = json::get(s, "if");
@@ -458,14 +522,16 @@ Result<Workflow> compile(const YamlDocument& doc) {
           std::move(*expr::Template::parse_bare(cond.extract<bool>() ? "true" : "false")));
     } else if (cond.isString()) {
       const std::string text = cond.extract<std::string>();
-      auto t = expr::contains_expression(text) ? expr::Template::parse(text) : expr::Template::parse_bare(text);
+      auto t =
+          expr::contains_expression(text) ? expr::Template::parse(text) : expr::Template::parse_bare(text);
       if (!t) return Status(Code::kInvalidArgument, doc.where(base + "/if") + ": " + t.status().message());
       step.condition = std::make_shared<const expr::Template>(std::move(*t));
     }
     if (const std::string timeout = json::get_string(s, "timeout"); !timeout.empty()) {
       step.timeout = parse_duration(timeout);
       if (!step.timeout) {
-        return Status(Code::kInvalidArgument, doc.where(base + "/timeout") + ": bad timeout '" + timeout + "'");
+        return Status(Code::kInvalidArgument,
+                      doc.where(base + "/timeout") + ": bad timeout '" + timeout + "'");
       }
     }
     const Json coe = json::get(s, "continue-on-error");

@@ -23,7 +23,7 @@ namespace weft::workflow {
 struct Problem {
   std::string where;  // "file:line:column"
   std::string message;
-  std::string hint;   // may be empty
+  std::string hint;  // may be empty
   // "file:line:column: message (hint: hint)"
   std::string to_string() const;
 };
@@ -64,8 +64,8 @@ struct Step {
   std::string name;
   std::string uses;
   std::string connection;
-  Json with;                   // as written
-  CompiledValue with_value;    // compiled `with` (an empty object when absent)
+  Json with;                                        // as written
+  CompiledValue with_value;                         // compiled `with` (an empty object when absent)
   std::shared_ptr<const expr::Template> condition;  // null: always run
   std::optional<std::chrono::milliseconds> timeout;
   bool continue_on_error = false;
@@ -75,7 +75,7 @@ struct Workflow {
   std::string file;
   std::string name;
   std::string description;
-  Json on;                     // as written; null when absent
+  Json on;  // as written; null when absent
   bool resume = false;
   std::vector<InputSpec> inputs;
   std::vector<Step> steps;

@@ -1,5 +1,6 @@
 #include "workflow/yaml_loader.hpp"
 
+#include <sys/stat.h>
 #include <yaml-cpp/yaml.h>
 
 #include <cerrno>
@@ -8,7 +9,6 @@
 #include <fstream>
 #include <limits>
 #include <sstream>
-#include <sys/stat.h>
 #include <vector>
 
 namespace weft::workflow {
@@ -114,7 +114,8 @@ std::size_t estimated_depth(std::string_view text, std::size_t& offset_out) {
         while (i < text.size() && text[i] != '\n') ++i;
         break;
       }
-      if ((c == '"' || c == '\'') && (i == line_start || std::string_view(" [{,:").find(text[i - 1]) != std::string_view::npos)) {
+      if ((c == '"' || c == '\'') &&
+          (i == line_start || std::string_view(" [{,:").find(text[i - 1]) != std::string_view::npos)) {
         quote = c;
       } else if (c == '[' || c == '{') {
         ++flow;
@@ -165,7 +166,8 @@ Json plain_scalar(const std::string& s) {
     errno = 0;
     if (s.size() > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'o')) {
       const long long v = std::strtoll(begin + 2, &end, s[1] == 'x' ? 16 : 8);
-      if (errno == 0 && end != nullptr && *end == '\0' && end != begin + 2) return static_cast<Poco::Int64>(v);
+      if (errno == 0 && end != nullptr && *end == '\0' && end != begin + 2)
+        return static_cast<Poco::Int64>(v);
       return s;
     }
     const long long v = std::strtoll(begin, &end, 10);
@@ -187,16 +189,19 @@ class Converter {
   Result<Json> convert(const YAML::Node& node, const std::string& pointer, std::size_t depth) {
     const YAML::Mark m = node.Mark();
     if (++count_ > kMaxYamlNodes) {
-      return error_at(Code::kResourceExhausted, doc_.file, m.line + 1, m.column + 1,
-                      "the document expands to more than " + std::to_string(kMaxYamlNodes) + " values",
-                      "an alias (*name) repeated inside other aliases multiplies the document; write the values out");
+      return error_at(
+          Code::kResourceExhausted, doc_.file, m.line + 1, m.column + 1,
+          "the document expands to more than " + std::to_string(kMaxYamlNodes) + " values",
+          "an alias (*name) repeated inside other aliases multiplies the document; write the values out");
     }
     if (depth > kMaxYamlDepth) {
       return error_at(Code::kResourceExhausted, doc_.file, m.line + 1, m.column + 1,
                       "nesting is deeper than " + std::to_string(kMaxYamlDepth) + " levels",
                       "flatten the structure; an alias that refers to itself also nests forever");
     }
-    if (m.line >= 0 && m.column >= 0) doc_.positions.emplace(pointer, Mark{m.line + 1, m.column + 1});
+    if (m.line >= 0 && m.column >= 0 && m.pos >= 0) {
+      doc_.positions.emplace(pointer, Mark{m.line + 1, m.column + 1, static_cast<std::size_t>(m.pos)});
+    }
     switch (node.Type()) {
       case YAML::NodeType::Undefined:
       case YAML::NodeType::Null:
@@ -227,13 +232,15 @@ class Converter {
           const std::string key = kv.first.Scalar();
           if (obj->has(key)) {
             return error_at(Code::kInvalidArgument, doc_.file, km.line + 1, km.column + 1,
-                            "duplicate key '" + key + "'", "each key may appear once in a mapping; remove or rename one");
+                            "duplicate key '" + key + "'",
+                            "each key may appear once in a mapping; remove or rename one");
           }
           const std::string child = pointer + "/" + pointer_escape(key);
           auto v = convert(kv.second, child, depth + 1);
           if (!v) return v.status();
           // A null value has no mark of its own; point at its key instead.
           doc_.positions.emplace(child, Mark{km.line + 1, km.column + 1});
+          doc_.key_positions.emplace(child, Mark{km.line + 1, km.column + 1});
           obj->set(key, *v);
         }
         return Json(obj);
@@ -280,6 +287,32 @@ std::string YamlDocument::where(const std::string& pointer) const {
   return at(file, m.line, m.column);
 }
 
+std::string YamlDocument::where_in_string(const std::string& pointer, std::string_view value,
+                                          std::size_t n) const {
+  const auto it = positions.find(pointer);
+  if (it == positions.end() || n == 0 || n > value.size()) return where(pointer);
+  const Mark m = it->second;
+  std::size_t start = m.offset;
+  int column = m.column;
+  if (start < source.size() && (source[start] == '"' || source[start] == '\'')) {
+    ++start;
+    ++column;
+  }
+  // Exact only when the first n characters are in the source as they are in the value (no escapes,
+  // no folded lines) and are ASCII, so byte n is column n; otherwise the value's start.
+  if (source.compare(start, n, value, 0, n) != 0) return where(pointer);
+  for (std::size_t i = 0; i < n; ++i) {
+    if (static_cast<unsigned char>(value[i]) >= 0x80) return where(pointer);
+  }
+  return at(file, m.line, column + static_cast<int>(n) - 1);
+}
+
+std::string YamlDocument::where_key(const std::string& pointer) const {
+  auto it = key_positions.find(pointer);
+  if (it == key_positions.end()) return where(pointer);
+  return at(file, it->second.line, it->second.column);
+}
+
 Result<YamlDocument> load_yaml_text(std::string_view text, const std::string& file) {
   if (text.size() > kMaxYamlBytes) {
     return error_at(Code::kResourceExhausted, file, 1, 1,
@@ -295,10 +328,12 @@ Result<YamlDocument> load_yaml_text(std::string_view text, const std::string& fi
   if (estimated_depth(text, deep_at) > kMaxYamlDepth) {
     const Mark m = mark_at(text, deep_at);
     return error_at(Code::kResourceExhausted, file, m.line, m.column,
-                    "nesting is deeper than " + std::to_string(kMaxYamlDepth) + " levels", "flatten the structure");
+                    "nesting is deeper than " + std::to_string(kMaxYamlDepth) + " levels",
+                    "flatten the structure");
   }
   YamlDocument doc;
   doc.file = file;
+  doc.source = std::string(text);
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
@@ -338,7 +373,8 @@ Result<YamlDocument> load_yaml_text(std::string_view text, const std::string& fi
 Result<YamlDocument> load_yaml_file(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
-    return Status(Code::kNotFound, path + ": no such file (hint: check the path; it is relative to the current directory)");
+    return Status(Code::kNotFound,
+                  path + ": no such file (hint: check the path; it is relative to the current directory)");
   }
   if (S_ISDIR(st.st_mode)) {
     return Status(Code::kInvalidArgument, path + ": is a directory (hint: give the workflow's .yaml file)");
@@ -357,8 +393,8 @@ Result<YamlDocument> load_yaml_file(const std::string& path) {
   // A file that grew after stat is still bounded: read at most one byte past the limit.
   char extra = 0;
   if (in.get(extra)) {
-    return error_at(Code::kResourceExhausted, path, 1, 1, "the file changed while it was read or exceeds 1 MiB",
-                    "split it into several workflows");
+    return error_at(Code::kResourceExhausted, path, 1, 1,
+                    "the file changed while it was read or exceeds 1 MiB", "split it into several workflows");
   }
   return load_yaml_text(text, path);
 }

@@ -19,23 +19,31 @@
 namespace weft::workflow {
 
 inline constexpr std::size_t kMaxYamlBytes = 1024 * 1024;  // a workflow is small; refuse more
-inline constexpr std::size_t kMaxYamlNodes = 100000;       // bounds alias expansion (billion laughs)
+inline constexpr std::size_t kMaxYamlNodes = 20000;        // bounds alias expansion (billion laughs)
 inline constexpr std::size_t kMaxYamlDepth = 64;           // nesting levels, checked before parsing
 
 // 1-based line and column.
 struct Mark {
   int line = 1;
   int column = 1;
+  std::size_t offset = 0;  // 0-based byte offset in YamlDocument::source
 };
 
 struct YamlDocument {
-  std::string file;  // as given by the caller, used as the prefix of messages
+  std::string file;    // as given by the caller, used as the prefix of messages
+  std::string source;  // the text as read (at most kMaxYamlBytes), for exact columns inside values
   Json root;
-  std::unordered_map<std::string, Mark> positions;  // JSON pointer ("" = root) -> mark
+  std::unordered_map<std::string, Mark> positions;      // JSON pointer ("" = root) -> mark
+  std::unordered_map<std::string, Mark> key_positions;  // pointer of a mapping member -> its key's mark
 
   // "file:line:column" of pointer, or of its nearest recorded ancestor. Never fails.
   std::string where(const std::string& pointer) const;
   Mark mark_of(const std::string& pointer) const;
+  // "file:line:column" of character n (1-based) of value, the string at pointer, when the source
+  // holds it verbatim (plain, or quoted without escapes, on one line); else where(pointer).
+  std::string where_in_string(const std::string& pointer, std::string_view value, std::size_t n) const;
+  // "file:line:column" of the key of the mapping member at pointer (for "unknown key"), or where().
+  std::string where_key(const std::string& pointer) const;
 };
 
 // Loads a file. Fails (invalid_argument, not_found, resource_exhausted) with a message of the form

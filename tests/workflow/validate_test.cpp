@@ -1,0 +1,160 @@
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <string>
+
+#include "fake_catalog.hpp"
+#include "support/test_support.hpp"
+#include "workflow/workflow.hpp"
+
+namespace weft::workflow {
+namespace {
+
+std::string problems_of(const std::string& yaml) {
+  test::FakeCatalog catalog;
+  auto doc = load_yaml_text(yaml, "flow.yaml");
+  if (!doc) return "LOAD: " + doc.status().message();
+  std::string out;
+  for (const auto& p : validate(*doc, catalog)) out += p.to_string() + "\n";
+  return out;
+}
+
+TEST(Validate, CleanWorkflowHasNoProblems) {
+  EXPECT_EQ(problems_of(R"(name: ok
+on:
+  webhook: {secret: s}
+inputs:
+  who: {type: string, default: world}
+steps:
+  - id: greet
+    uses: demo.echo
+    with:
+      text: "hello ${{ inputs.who }}"
+      count: 2
+  - id: again
+    uses: demo.echo
+    if: ${{ steps.greet.output.echo != '' }}
+    timeout: 30s
+    with:
+      text: ${{ steps.greet.output.echo }}
+)"),
+            "");
+}
+
+TEST(Validate, AcceptsEveryTriggerForm) {
+  const std::string steps = "steps:\n  - id: a\n    uses: demo.echo\n    with: {text: x}\n";
+  EXPECT_EQ(problems_of("name: a\non:\n  schedule: \"*/5 * * * *\"\n" + steps), "");
+  EXPECT_EQ(problems_of("name: a\non:\n  schedule: {cron: \"0 9 * * 1\", timezone: Europe/Paris}\n" + steps),
+            "");
+  EXPECT_EQ(problems_of("name: a\non:\n  uses: demo.new_item\n  interval: 5m\n" + steps), "");
+  EXPECT_NE(problems_of("name: a\non:\n  uses: demo.echo\n" + steps).find("is an action, not a trigger"),
+            std::string::npos);
+  EXPECT_NE(problems_of("name: a\non:\n  cron: x\n" + steps).find("flow.yaml:3:3: `on` is not a webhook"),
+            std::string::npos);
+}
+
+TEST(Validate, ReportsEveryProblemWithPositionAndHint) {
+  const std::string out = problems_of(R"(name: bad
+steps:
+  - id: first
+    uses: demo.echo
+    with:
+      text: ${{ steps.later.output.x }}
+      count: zero
+  - id: first
+    uses: demo.nosuch
+    colour: red
+  - id: later
+    uses: demo.private
+    with:
+      channel: "${{ inputs.chan"
+)");
+  EXPECT_NE(out.find("flow.yaml:6:13: steps.later is not run before step 'first' (hint:"), std::string::npos)
+      << out;
+  EXPECT_NE(out.find("flow.yaml:7:14: with/count:"), std::string::npos) << out;
+  EXPECT_NE(out.find("flow.yaml:8:9: duplicate step id 'first' (hint: already used at line 3"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("flow.yaml:9:11: unknown action 'demo.nosuch'"), std::string::npos) << out;
+  EXPECT_NE(out.find("flow.yaml:10:5: unknown key 'colour' in steps/1"), std::string::npos) << out;
+  EXPECT_NE(out.find("flow.yaml:12:11: step 'later' uses demo.private, which needs a connection"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("flow.yaml:14:17: bad expression: unbalanced '${{'"), std::string::npos) << out;
+}
+
+TEST(Validate, RequiredKeysGivenByExpressionsAreNotReported) {
+  EXPECT_EQ(problems_of("name: a\ninputs:\n  t: {type: string}\nsteps:\n  - id: a\n    uses: demo.echo\n"
+                        "    with: {text: '${{ inputs.t }}'}\n"),
+            "");
+  EXPECT_NE(problems_of("name: a\nsteps:\n  - id: a\n    uses: demo.echo\n").find("text"), std::string::npos);
+}
+
+TEST(Validate, SchemaProblems) {
+  EXPECT_NE(problems_of("name: a\nsteps: []\n").find("flow.yaml:2:8: steps:"), std::string::npos);
+  EXPECT_NE(problems_of("steps:\n  - id: a\n    uses: demo.echo\n    with: {text: x}\n").find("name"),
+            std::string::npos);
+  const std::string bad_id =
+      problems_of("name: a\nsteps:\n  - id: Bad_Id\n    uses: demo.echo\n    with: {text: x}\n");
+  EXPECT_NE(
+      bad_id.find("flow.yaml:3:9: steps/0/id: 'Bad_Id' is not in the expected form (hint: a step id starts"),
+      std::string::npos)
+      << bad_id;
+  EXPECT_NE(
+      problems_of("name: a\nsteps:\n  - id: a\n    uses: demo.echo\n    timeout: soon\n    with: {text: x}\n")
+          .find("500ms, 30s"),
+      std::string::npos);
+  EXPECT_NE(problems_of("name: a\nextra: 1\nsteps:\n  - id: a\n    uses: demo.echo\n    with: {text: x}\n")
+                .find("flow.yaml:2:1: unknown key 'extra' (hint: top-level keys are"),
+            std::string::npos);
+}
+
+TEST(Validate, ExpressionErrorsPointAtTheCharacterInTheFile) {
+  // Plain scalar: the column of the character the parser names ('}' of the unfinished comparison).
+  const std::string plain = problems_of(
+      "name: a\nsteps:\n  - id: a\n    uses: demo.echo\n    if: ${{ 1 == }}\n    with: {text: x}\n");
+  EXPECT_NE(plain.find("flow.yaml:5:18: bad expression: unexpected 'end of expression' at character 10"),
+            std::string::npos)
+      << plain;
+  // Quoted: one more for the quote.
+  const std::string quoted =
+      problems_of("name: a\nsteps:\n  - id: a\n    uses: demo.echo\n    with: {text: 'ab ${{ 1 + 2 }}'}\n");
+  EXPECT_NE(quoted.find("flow.yaml:5:28: bad expression: unexpected character '+' at character 10"),
+            std::string::npos)
+      << quoted;
+  // An escape before the error shifts the source from the value: the value's start is given instead.
+  const std::string escaped = problems_of(
+      "name: a\nsteps:\n  - id: a\n    uses: demo.echo\n    with: {text: \"a\\tb ${{ 1 + 2 }}\"}\n");
+  EXPECT_NE(escaped.find("flow.yaml:5:18: bad expression: unexpected character '+'"), std::string::npos)
+      << escaped;
+}
+
+TEST(Validate, UndeclaredInputIsReported) {
+  EXPECT_NE(
+      problems_of("name: a\nsteps:\n  - id: a\n    uses: demo.echo\n    with: {text: '${{ inputs.who }}'}\n")
+          .find("no input 'who' is declared"),
+      std::string::npos);
+}
+
+TEST(Validate, LoadFailsWithAllProblemsOnePerLine) {
+  test::FakeCatalog catalog;
+  test::TempDir dir;
+  auto wf = load(dir.write("f.yaml", "name: a\nsteps:\n  - id: a\n    uses: x.y\n  - id: a\n    uses: x.z\n"),
+                 catalog);
+  ASSERT_FALSE(wf.ok());
+  const std::string msg = wf.status().message();
+  EXPECT_EQ(std::count(msg.begin(), msg.end(), '\n'), 2) << msg;
+}
+
+TEST(Duration, ParsesUnitsAndRefusesGarbage) {
+  EXPECT_EQ(parse_duration("500ms")->count(), 500);
+  EXPECT_EQ(parse_duration("30s")->count(), 30000);
+  EXPECT_EQ(parse_duration("2m")->count(), 120000);
+  EXPECT_FALSE(parse_duration("0s"));
+  EXPECT_FALSE(parse_duration("10"));
+  EXPECT_FALSE(parse_duration("99999999999h"));
+  EXPECT_FALSE(parse_duration("48h"));
+}
+
+}  // namespace
+}  // namespace weft::workflow
