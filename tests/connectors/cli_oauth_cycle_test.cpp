@@ -201,3 +201,27 @@ INSTANTIATE_TEST_SUITE_P(
 
 }  // namespace
 }  // namespace weft::test
+
+namespace weft::test {
+namespace {
+
+TEST(ExamplesCli, WeftValidateAcceptsEveryProviderExample) {
+  TempDir dir;
+  for (const char* file : {"restream_event_live.yaml", "restream_morning_digest.yaml",
+                           "livepush_stream_on_webhook.yaml", "ome_record_on_publish.yaml"}) {
+    auto r = run_weft({"--home", dir.path() + "/home", "validate", source_dir() + "/examples/" + file});
+    EXPECT_EQ(r.exit_code, 0) << file << "\n" << r.out << r.err;
+  }
+}
+
+// scripts/sandbox-demo.sh: the sandbox binary, `weft connections add/authorize` through its OAuth
+// endpoints, and `weft run` of the Livepush webhook example, all offline.
+TEST(ExamplesCli, SandboxDemoScriptRunsTheWebhookExampleEndToEnd) {
+  auto r =
+      run_process("/bin/bash", {source_dir() + "/scripts/sandbox-demo.sh", WEFT_BINARY_DIR}, {}, "", 90000);
+  EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("(livepush-stream-on-webhook) succeeded"));
+}
+
+}  // namespace
+}  // namespace weft::test
