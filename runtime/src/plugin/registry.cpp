@@ -374,6 +374,20 @@ std::vector<SchemaIssue> Registry::validate_input(const ActionInfo& op, const Js
 }
 
 Result<Json> Registry::invoke(const ActionInfo& op, const Json& input, const InvokeContext& ctx) const {
+  return call_connector(op, input, ctx, false);
+}
+
+Result<Json> Registry::poll(const ActionInfo& op, const Json& params, const Json& cursor,
+                            const InvokeContext& ctx) const {
+  if (op.kind != OperationKind::kTrigger) {
+    return Status(Code::kInvalidArgument, op.uses + " is an action; poll() takes a trigger");
+  }
+  Json input = json::object({{"params", params.isEmpty() ? Json(json::new_object()) : params}, {"cursor", cursor}});
+  return call_connector(op, input, ctx, true);
+}
+
+Result<Json> Registry::call_connector(const ActionInfo& op, const Json& input, const InvokeContext& ctx,
+                                      bool poll) const {
   auto connector = find_loaded(op.connector);  // keeps the library loaded for the whole call
   if (connector == nullptr) return Status(Code::kNotFound, "no connector '" + op.connector + "' is loaded");
   auto found = connector->ops.find(op.name);
@@ -387,8 +401,9 @@ Result<Json> Registry::invoke(const ActionInfo& op, const Json& input, const Inv
     return Status(Code::kResourceExhausted,
                   uses + " input nests deeper than " + std::to_string(json::kMaxDepth) + " levels");
   }
-  if (auto issues = operation.input.validate(input); !issues.empty()) {
-    return Status(Code::kInvalidArgument, uses + " input " + schema::describe(issues));
+  // A poll's input is {params, cursor}: the trigger's input schema describes params.
+  if (auto issues = operation.input.validate(poll ? json::get(input, "params") : input); !issues.empty()) {
+    return Status(Code::kInvalidArgument, uses + (poll ? " params " : " input ") + schema::describe(issues));
   }
 
   std::string input_text = json::stringify(input);
@@ -417,6 +432,21 @@ Result<Json> Registry::invoke(const ActionInfo& op, const Json& input, const Inv
   if (!output) {
     return Status(Code::kInternal, uses + ": the connector returned invalid JSON output (" +
                                        output.status().message() + "): " + excerpt(text));
+  }
+  if (poll) {
+    // {items: [item...], cursor}: each item must fit the trigger's output schema.
+    auto items = json::as_array(json::get(*output, "items"));
+    if (!json::is_object(*output) || items.isNull() || !json::as_object(*output)->has("cursor")) {
+      return Status(Code::kInternal,
+                    uses + ": a poll must return {\"items\": [...], \"cursor\": ...}, got " + excerpt(text));
+    }
+    for (std::size_t i = 0; i < items->size(); ++i) {
+      if (auto issues = operation.output.validate(items->get(i)); !issues.empty()) {
+        return Status(Code::kInternal,
+                      uses + " item " + std::to_string(i) + " breaks its schema " + schema::describe(issues));
+      }
+    }
+    return std::move(*output);
   }
   if (auto issues = operation.output.validate(*output); !issues.empty()) {
     return Status(Code::kInternal, uses + " output breaks its schema " + schema::describe(issues));

@@ -76,10 +76,20 @@ class Registry final : public ActionCatalog {
   // message is quoted. Thread-safe.
   Result<Json> invoke(const ActionInfo& op, const Json& input, const InvokeContext& ctx) const override;
 
+  // Polls a polling trigger once (the ABI's trigger call): params are checked against the
+  // trigger's input schema, the connector gets {"params", "cursor"} (cursor: null on the first
+  // poll), and every returned item is checked against the trigger's output schema (one item).
+  // Returns {"items": [...], "cursor": <json>}; the caller stores the cursor only after it has
+  // recorded a run per item. Errors as invoke(); invalid_argument when op is not a trigger.
+  // Thread-safe.
+  Result<Json> poll(const ActionInfo& op, const Json& params, const Json& cursor, const InvokeContext& ctx) const;
+
  private:
   struct Loaded;  // a loaded library + its instance and compiled operations; see registry.cpp
 
   Status load_one(const std::string& path);
+  // invoke() and poll(): validation, the ABI call, error mapping; poll selects the trigger shapes.
+  Result<Json> call_connector(const ActionInfo& op, const Json& input, const InvokeContext& ctx, bool poll) const;
   // The loaded connector with this id, or nullptr; holding it keeps the library loaded.
   std::shared_ptr<const Loaded> find_loaded(std::string_view id) const;
 
