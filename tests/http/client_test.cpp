@@ -134,7 +134,13 @@ TEST(HttpClient, HeaderInjectionIsRefusedAndNothingReachesTheServer) {
 
 TEST(HttpClient, TlsHandshakeFailureIsReportedClearly) {
   LocalServer plain([](auto&, auto& resp) { resp.send() << "plain http"; });
-  Client client(fast_options());
+  // Generous timeouts: on a loaded machine a short one would turn the handshake failure into a
+  // timeout, which is a different (also clear) error than the one this test is about.
+  ClientOptions o = fast_options();
+  o.connect_timeout = std::chrono::milliseconds(10000);
+  o.request_timeout = std::chrono::milliseconds(10000);
+  o.overall_deadline = std::chrono::milliseconds(20000);
+  Client client(o);
   auto r = client.send({"GET", "https://127.0.0.1:" + std::to_string(plain.port()) + "/"},
                        CallOptions{.max_attempts = 1});
   ASSERT_FALSE(r.ok());
