@@ -160,6 +160,11 @@ class ExamplesTest : public ::testing::Test {
   std::unique_ptr<workflow::Executor> executor_;
 };
 
+// The trigger document the daemon's poller gives a workflow for one polled item.
+std::string poll_trigger(const std::string& uses, const std::string& item_json) {
+  return R"({"type":"poll","uses":")" + uses + R"(","item":)" + item_json + "}";
+}
+
 TEST_F(ExamplesTest, EveryExampleWorkflowValidatesAgainstTheBuiltConnectors) {
   int seen = 0;
   for (const auto& entry : std::filesystem::recursive_directory_iterator(source_dir() + "/examples")) {
@@ -183,7 +188,7 @@ TEST_F(ExamplesTest, RestreamEventLiveRetitlesEnabledChannelsAndLogsTheKeysServe
   auto started = json::parse(raw("POST", "/_control/restream/events/" + id + "/start").second);
   ASSERT_TRUE(started.ok());
 
-  auto r = run(example("restream_event_live.yaml"), json::stringify(*started));
+  auto r = run(example("restream_event_live.yaml"), poll_trigger("restream.event_started", json::stringify(*started)));
   ASSERT_EQ(r.status, store::RunStatus::kSucceeded) << describe(r);
   EXPECT_EQ(json::get(output_of(r, "retitle"), "count").convert<int>(), 2);
   Json server = output_of(r, "server");
@@ -213,7 +218,7 @@ TEST_F(ExamplesTest, EventStartedTriggerFiresTheExampleOncePerEventAcrossPolls) 
     if (!polled.ok()) throw std::runtime_error(polled.status().message());
     auto items = json::as_array(json::get(*polled, "items"));
     for (std::size_t i = 0; i < items->size(); ++i) {
-      auto r = run(wf, json::stringify(items->get(i)));
+      auto r = run(wf, poll_trigger("restream.event_started", json::stringify(items->get(i))));
       EXPECT_EQ(r.status, store::RunStatus::kSucceeded) << describe(r);
       ++runs;
     }
@@ -284,7 +289,7 @@ TEST_F(ExamplesTest, LivepushWebhookCreatesAStreamAndEnablesADestination) {
 TEST_F(ExamplesTest, OmeRecordOnPublishStartsARecordingAndSignsAPlaybackUrl) {
   connect_all();
   ASSERT_EQ(raw("POST", "/_control/ome/vhosts/default/apps/app/streams/cam1/publish").first, 200);
-  auto r = run(example("ome_record_on_publish.yaml"), R"({"vhost":"default","app":"app","name":"cam1"})");
+  auto r = run(example("ome_record_on_publish.yaml"), poll_trigger("ovenmediaengine.stream_started", R"({"vhost":"default","app":"app","name":"cam1"})"));
   ASSERT_EQ(r.status, store::RunStatus::kSucceeded) << describe(r);
   std::string url = json::get_string(output_of(r, "playback"), "url");
   EXPECT_EQ(url.rfind("ws://127.0.0.1:3333/app/cam1?policy=", 0), 0u) << url;
@@ -293,7 +298,7 @@ TEST_F(ExamplesTest, OmeRecordOnPublishStartsARecordingAndSignsAPlaybackUrl) {
   ASSERT_TRUE(records.ok()) << records.status().message();
   EXPECT_NE(json::stringify(*records).find("rec-cam1"), std::string::npos) << json::stringify(*records);
 
-  auto again = run(example("ome_record_on_publish.yaml"), R"({"vhost":"default","app":"app","name":"cam1"})");
+  auto again = run(example("ome_record_on_publish.yaml"), poll_trigger("ovenmediaengine.stream_started", R"({"vhost":"default","app":"app","name":"cam1"})"));
   EXPECT_EQ(again.status, store::RunStatus::kFailed);  // the recording id is taken: OME answers 409
   EXPECT_THAT(describe(again), ::testing::HasSubstr("OvenMediaEngine answered HTTP 409"));
 }
