@@ -1,62 +1,126 @@
 #!/usr/bin/env bash
-# sandbox-demo.sh [BUILD_DIR] — runs an example workflow end to end, offline: starts weft-sandbox
-# on 127.0.0.1, creates a throwaway weft home, connects a Livepush account through the sandbox's
-# OAuth2 endpoints (authorize → redirect → code exchange), and runs
-# examples/livepush_stream_on_webhook.yaml. Stops the sandbox on exit. Needs a built tree
-# (scripts/build.sh) and curl.
+# sandbox-demo.sh [BUILD_DIR] — runs the example workflows end to end, offline, on a built tree
+# (scripts/demo.sh builds first). Everything talks to weft-sandbox (local emulations of Restream,
+# Livepush and OvenMediaEngine written from their docs) and a small JSON/webhook server, both on
+# 127.0.0.1; connections are made with the real CLI, OAuth2 included (authorize → redirect → code
+# exchange); the weft home is a temporary directory removed at the end (WEFT_DEMO_KEEP=1 keeps it).
+# tests/connectors/cli_oauth_cycle_test.cpp runs this script, so the demo keeps working.
 set -euo pipefail
 root=$(cd "$(dirname "$0")/.." && pwd)
+cd "$root"
 build=${1:-$root/build}
 weft="$build/bin/weft"
-sandbox="$build/bin/weft-sandbox"
-for bin in "$weft" "$sandbox"; do
+sandbox_bin="$build/bin/weft-sandbox"
+for bin in "$weft" "$sandbox_bin"; do
   [[ -x $bin ]] || { echo "sandbox-demo: $bin is missing; run scripts/build.sh first" >&2; exit 1; }
 done
-
+for tool in curl python3; do
+  command -v "$tool" >/dev/null || { echo "sandbox-demo: $tool is needed (scripts/setup.sh installs it)" >&2; exit 1; }
+done
 work=$(mktemp -d)
-sandbox_pid=""
+export WEFT_HOME="$work/home"
+pids=()
 cleanup() {
-  if [[ -n $sandbox_pid ]]; then
-    kill -TERM "$sandbox_pid" 2>/dev/null || true
-    wait "$sandbox_pid" 2>/dev/null || true
-  fi
-  rm -rf "$work"
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  if [ "${WEFT_DEMO_KEEP:-0}" = 1 ]; then echo "(kept $work)"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT
 
-# 1. The sandbox prints "weft-sandbox listening on http://127.0.0.1:PORT" once it serves.
-"$sandbox" --port 0 >"$work/sandbox.out" 2>&1 &
-sandbox_pid=$!
-for _ in $(seq 50); do grep -q 'listening on' "$work/sandbox.out" && break; sleep 0.1; done
-S=$(sed -n 's/^weft-sandbox listening on //p' "$work/sandbox.out")
-[[ -n $S ]] || { echo "sandbox-demo: weft-sandbox did not start:" >&2; cat "$work/sandbox.out" >&2; exit 1; }
+step() { printf '\n== %s\n' "$*"; }
+# Waits up to 10 s for a line matching $2 in file $1 and prints it.
+wait_line() {
+  for _ in $(seq 100); do
+    if grep -q "$2" "$1" 2>/dev/null; then grep -m1 "$2" "$1"; return 0; fi
+    sleep 0.1
+  done
+  echo "demo: timed out waiting for '$2' in $1" >&2
+  cat "$1" >&2 || true
+  return 1
+}
+
+step "the sandbox (local provider emulations) and a small JSON/webhook server, on 127.0.0.1"
+"$sandbox_bin" --port 0 >"$work/sandbox.out" 2>&1 &
+pids+=($!)
+S=$(wait_line "$work/sandbox.out" "listening on" | sed 's/.*listening on //')
 echo "sandbox: $S"
+python3 - "$work/sink.out" >"$work/sink.log" 2>&1 <<'PY' &
+import http.server, json, sys, urllib.parse
+out = sys.argv[1]
+class Sink(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):  # GET /profile?name=X -> {"name": X}, for examples/hello.yaml
+        url = urllib.parse.urlparse(self.path)
+        name = urllib.parse.parse_qs(url.query).get("name", ["world"])[0]
+        body = json.dumps({"name": name}).encode()
+        self.send_response(200 if url.path == "/profile" else 404)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+    def do_POST(self):
+        body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        with open(out, "ab") as f:
+            f.write(body + b"\n")
+        self.send_response(204)
+        self.end_headers()
+    def log_message(self, *a):
+        pass
+srv = http.server.HTTPServer(("127.0.0.1", 0), Sink)
+print("sink listening on http://127.0.0.1:%d" % srv.server_address[1], flush=True)
+srv.serve_forever()
+PY
+pids+=($!)
+SINK=$(wait_line "$work/sink.log" "listening on" | sed 's/.*listening on //')
+echo "webhook sink: $SINK"
 
-export WEFT_HOME="$work/home"
+step "weft connectors list"
+"$weft" connectors list
 
-# 2. A Livepush connection pointed at the sandbox (client sandbox-client / sandbox-secret).
-"$weft" connections add my-livepush --connector livepush \
-  --client-id sandbox-client --client-secret sandbox-secret \
-  --set authorize_url="$S/livepush/id/oauth2/authorize" \
-  --set token_url="$S/livepush/tokens/oauth2/access_token" \
+step "weft validate (every example workflow)"
+"$weft" validate examples/hello.yaml examples/restream_*.yaml examples/livepush_*.yaml examples/ome_*.yaml examples/workflows/*.yaml
+
+# Authorizes an OAuth2 connection the way a user would, with the sandbox's consent page approving
+# at once: `authorize --listen` prints the URL and waits for the redirect; curl plays the browser.
+authorize() {
+  local name=$1 port=$2
+  "$weft" connections authorize "$name" --listen "127.0.0.1:$port" >"$work/auth-$name.out" 2>&1 &
+  local pid=$!
+  local url
+  url=$(wait_line "$work/auth-$name.out" "^http")
+  curl -sS -o /dev/null -L --max-time 10 "$url"
+  wait "$pid"
+  cat "$work/auth-$name.out" | tail -n 1
+}
+
+step "connections: Restream and Livepush (OAuth2 against the sandbox), OvenMediaEngine (API token)"
+"$weft" connections add my-restream --connector restream --client-id sandbox-client --client-secret sandbox-secret \
+  --set authorize_url="$S/restream/login" --set token_url="$S/restream/oauth/token" \
+  --set revoke_url="$S/restream/oauth/revoke" --set api_base="$S/restream"
+authorize my-restream 18765
+"$weft" connections add my-livepush --connector livepush --client-id sandbox-client --client-secret sandbox-secret \
+  --set authorize_url="$S/livepush/id/oauth2/authorize" --set token_url="$S/livepush/tokens/oauth2/access_token" \
   --set api_base="$S/livepush/octopus" --set accounts_base="$S/livepush/squid"
-
-# 3. Authorize: weft prints the URL and waits on --listen; the sandbox approves at once and
-#    redirects to the listener with code and state, which curl follows.
-listen=127.0.0.1:$((20000 + RANDOM % 20000))
-"$weft" connections authorize my-livepush --listen "$listen" >"$work/authorize.out" 2>&1 &
-authorize_pid=$!
-url=""
-for _ in $(seq 100); do
-  url=$(grep -m1 -o 'http://127\.0\.0\.1:[0-9]*/livepush/id/oauth2/authorize?[^ ]*' "$work/authorize.out" || true)
-  [[ -n $url ]] && break
-  sleep 0.1
-done
-[[ -n $url ]] || { echo "sandbox-demo: no authorize URL:" >&2; cat "$work/authorize.out" >&2; exit 1; }
-curl -fsSL --max-time 10 "$url" >/dev/null || true
-wait "$authorize_pid" || { echo "sandbox-demo: authorize failed:" >&2; cat "$work/authorize.out" >&2; exit 1; }
+authorize my-livepush 18766
+"$weft" connections add my-ome --connector ovenmediaengine --token ome-access-token \
+  --set api_base="$S/ome" --set signed_policy_secret='1kU^b6' --set ovenstudio_base="$S/ovenstudio" \
+  --set ovenstudio_token=ovenstudio-token
 "$weft" connections list
 
-# 4. The workflow: create a stream and enable the sandbox's YouTube destination on it.
-"$weft" run "$root/examples/livepush_stream_on_webhook.yaml" \
-  --input name="weft demo" --input destination_id=pb_youtube1
+step "weft run examples/hello.yaml (the generic http connector against the local sink)"
+"$weft" run examples/hello.yaml --input base_url="$SINK" --input who=Ada
+
+step "weft run examples/restream_morning_digest.yaml (posts tomorrow's events to the sink)"
+"$weft" run examples/restream_morning_digest.yaml --input webhook_url="$SINK/morning-digest"
+echo "the sink received:"
+cat "$work/sink.out"
+
+step "weft run examples/livepush_stream_on_webhook.yaml (a stream created and a destination enabled)"
+"$weft" run examples/livepush_stream_on_webhook.yaml --input name="Demo show" --input destination_id=pb_youtube1
+
+step "the same run as JSON (--json), for machines"
+"$weft" run examples/livepush_stream_on_webhook.yaml --input name="Demo JSON" --input destination_id=pb_twitch1 --json
+
+step "every run is recorded under the weft home"
+ls -l "$WEFT_HOME"
+echo
+echo "demo: done"

@@ -220,7 +220,11 @@ TEST(ExamplesCli, SandboxDemoScriptRunsTheWebhookExampleEndToEnd) {
   auto r =
       run_process("/bin/bash", {source_dir() + "/scripts/sandbox-demo.sh", WEFT_BINARY_DIR}, {}, "", 90000);
   EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_THAT(r.out, ::testing::HasSubstr("(hello) succeeded"));
+  EXPECT_THAT(r.out, ::testing::HasSubstr("(restream-morning-digest) succeeded"));
   EXPECT_THAT(r.out, ::testing::HasSubstr("(livepush-stream-on-webhook) succeeded"));
+  EXPECT_THAT(r.out, ::testing::HasSubstr("1 Restream event(s) tomorrow"));  // what the sink received
+  EXPECT_THAT(r.out, ::testing::HasSubstr("demo: done"));
 }
 
 }  // namespace
