@@ -39,6 +39,21 @@ TEST(HelloConnector, BuildsWithPlainGppAsTheGuideSaysAndLoads) {
   auto missing = registry.invoke(*greet, json::object(), InvokeContext{});
   ASSERT_FALSE(missing.ok());
   EXPECT_EQ(missing.status().message(), "hello.greet input at (root): Missing required property 'name'.");
+
+  // The user's path: --connectors DIR, a workflow calling it, `weft run`.
+  const std::string flow = dir.write("flow.yaml", R"(name: greet-ada
+steps:
+  - id: hi
+    uses: hello.greet
+    with: {name: Ada}
+)");
+  auto described = weft::test::run_weft(
+      {"--home", dir.path() + "/home", "--connectors", dir.path(), "connectors", "describe", "hello"});
+  EXPECT_EQ(described.exit_code, 0) << described.err;
+  EXPECT_NE(described.out.find("hello.greet"), std::string::npos) << described.out;
+  auto ran = weft::test::run_weft({"--home", dir.path() + "/home", "--connectors", dir.path(), "run", flow, "--json"});
+  EXPECT_EQ(ran.exit_code, 0) << ran.out << ran.err;
+  EXPECT_NE(ran.out.find("Hello, Ada!"), std::string::npos) << ran.out;
 }
 
 }  // namespace
