@@ -120,6 +120,40 @@ step "weft run examples/livepush_stream_on_webhook.yaml (a stream created and a 
 step "the same run as JSON (--json), for machines"
 "$weft" run examples/livepush_stream_on_webhook.yaml --input name="Demo JSON" --input destination_id=pb_twitch1 --json
 
+step "weft serve: the daemon runs the webhook and OvenMediaEngine examples on their triggers"
+mkdir -p "$work/flows"
+cp examples/livepush_stream_on_webhook.yaml "$work/flows/"
+# The OME example polls every 10 s; the demo polls every second so it does not wait.
+sed 's/^  interval: 10s/  interval: 1s/' examples/ome_record_on_publish.yaml >"$work/flows/ome_record_on_publish.yaml"
+cat >"$work/weft.yaml" <<YAML
+listen: 127.0.0.1:0
+workflows: $work/flows
+log_format: text
+YAML
+"$weft" serve --config "$work/weft.yaml" >"$work/serve.log" 2>&1 &
+pids+=($!)
+D=http://$(wait_line "$work/serve.log" "listening" | sed 's/.*address=//' | tr -d '"')
+TOKEN=$(cat "$WEFT_HOME/admin.token")
+echo "daemon: $D (admin token in \$WEFT_HOME/admin.token)"
+api() { curl -sS --max-time 10 -H "Authorization: Bearer $TOKEN" "$@"; echo; }
+echo "-- GET /v1/workflows"
+api "$D/v1/workflows"
+echo "-- POST /hooks/livepush-stream-on-webhook {\"name\":\"From a webhook\",\"destination_id\":\"pb_twitch1\"}"
+curl -sS --max-time 20 -X POST -H 'Content-Type: application/json' \
+  -d '{"name":"From a webhook","destination_id":"pb_twitch1"}' "$D/hooks/livepush-stream-on-webhook" | head -c 400
+echo " …"
+echo "-- a stream goes live on OvenMediaEngine (sandbox control), the daemon's poll picks it up"
+sleep 1.5  # the first poll only records what is already live
+curl -sS --max-time 5 -X POST -d "" "$S/_control/ome/vhosts/default/apps/app/streams/demo-cam/publish" >/dev/null
+for _ in $(seq 100); do
+  if api "$D/v1/runs?workflow=ome-record-on-publish&limit=1" | grep -q '"succeeded"'; then break; fi
+  sleep 0.1
+done
+echo "-- GET /v1/runs?limit=5"
+api "$D/v1/runs?limit=5"
+echo "-- GET /metrics (excerpt)"
+api "$D/metrics" | grep -E '^weft_(runs_total|connectors_loaded)' || true
+
 step "every run is recorded under the weft home"
 ls -l "$WEFT_HOME"
 echo

@@ -224,6 +224,9 @@ TEST(ExamplesCli, SandboxDemoScriptRunsTheWebhookExampleEndToEnd) {
   EXPECT_THAT(r.out, ::testing::HasSubstr("(restream-morning-digest) succeeded"));
   EXPECT_THAT(r.out, ::testing::HasSubstr("(livepush-stream-on-webhook) succeeded"));
   EXPECT_THAT(r.out, ::testing::HasSubstr("1 Restream event(s) tomorrow"));  // what the sink received
+  // The daemon part: a webhook run, and a run started by OvenMediaEngine's polling trigger.
+  EXPECT_THAT(r.out, ::testing::HasSubstr(R"("workflow":"livepush-stream-on-webhook","status":"succeeded")"));
+  EXPECT_THAT(r.out, ::testing::HasSubstr(R"("workflow":"ome-record-on-publish","status":"succeeded")"));
   EXPECT_THAT(r.out, ::testing::HasSubstr("demo: done"));
 }
 

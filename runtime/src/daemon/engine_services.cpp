@@ -336,8 +336,9 @@ Result<int> EngineServices::poll_once(const std::string& name) {
   plugin::InvokeContext ctx;
   ctx.connection = l->triggers.poll_connection;
   ctx.state_scope = name;
-  auto out = engine_.catalog().invoke(
-      *op, json::object({{"params", l->triggers.poll_with}, {"cursor", cursor}}), ctx);
+  // poll() checks the params against the trigger's input schema and each item against its output
+  // schema; the connector gets the ABI's {"params", "cursor"}.
+  auto out = engine_.registry().poll(*op, l->triggers.poll_with, cursor, ctx);
   if (!out) return out.status();
   auto inputs = workflow::inputs_from_json(*l->wf, json::object());
   if (!inputs) return inputs.status();
