@@ -9,6 +9,7 @@
 
 #include "auth/connection_manager.hpp"
 #include "core/log.hpp"
+#include "http/client.hpp"
 #include "memory_vault.hpp"
 #include "poco_transport.hpp"
 #include "support/oauth_server.hpp"
@@ -389,6 +390,100 @@ TEST_F(Lifecycle, UnauthorizedResponseCausesOneRefreshAndTheRetrySucceeds) {
   ASSERT_TRUE(r2);
   EXPECT_EQ(r2->status, 200);
   EXPECT_EQ(server->token_requests(), 2);
+}
+
+// A 401 right after this manager refreshed: another process rotated the pair since, so the token
+// sent is dead and the vault holds the live one. The call adopts it and succeeds on its one retry,
+// without a refresh of its own (which would present a rotated-out refresh token).
+TEST_F(Lifecycle, UnauthorizedAfterAnotherProcessRotatedTheTokenAdoptsTheVaultsTokenAndRetriesOnce) {
+  start({.style = test::OAuthStyle::kRestream});
+  add("rs", "restream", urls());
+  authorize("rs");
+  ASSERT_TRUE(mgr->refresh("rs").ok());  // this manager refreshed a moment ago
+  auto other = make_manager("proc-b");
+  ASSERT_TRUE(other->refresh("rs").ok());  // and another process rotates the pair under it
+  const int token_requests = server->token_requests();
+  const int api_requests = server->api_requests();
+  http::Client client;
+  auto r = client.send(get(server->url("/api/me")), {.auth = *mgr->hook("rs")});
+  ASSERT_TRUE(r) << r.status().to_string();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(server->api_requests(), api_requests + 2);  // the 401 and one retry
+  EXPECT_EQ(server->token_requests(), token_requests);  // adopted from the vault, not refreshed
+  EXPECT_FALSE(server->grant_revoked());
+}
+
+// A 401 right after a refresh with the very token the vault holds (the provider invalidated it):
+// only a real refresh helps, and resending the same token would fail again.
+TEST_F(Lifecycle, UnauthorizedRightAfterARefreshRefreshesAgainInsteadOfResendingTheSameToken) {
+  start({.style = test::OAuthStyle::kRestream});
+  add("rs", "restream", urls());
+  authorize("rs");
+  ASSERT_TRUE(mgr->refresh("rs").ok());
+  const std::string refreshed = vault.raw_secrets("rs").at(vault::kAccessToken);
+  server->invalidate_access_tokens();
+  const int token_requests = server->token_requests();
+  const int api_requests = server->api_requests();
+  http::Client client;
+  auto r = client.send(get(server->url("/api/me")), {.auth = *mgr->hook("rs")});
+  ASSERT_TRUE(r) << r.status().to_string();
+  EXPECT_EQ(r->status, 200);
+  EXPECT_EQ(server->api_requests(), api_requests + 2);
+  EXPECT_EQ(server->token_requests(), token_requests + 1);
+  EXPECT_NE(vault.raw_secrets("rs").at(vault::kAccessToken), refreshed);
+  EXPECT_EQ(vault.get("rs")->state, vault::ConnectionState::kActive);
+}
+
+// The vault's token is dead too: the call adopts it, gets a second 401 and returns it (one retry,
+// no refresh, no loop); the next call sends that token, and its 401 now causes the refresh.
+TEST_F(Lifecycle, AdoptedTokenThatIsAlsoRejectedIsRetriedOnlyOnceAndTheNextCallRefreshes) {
+  start({.style = test::OAuthStyle::kRestream});
+  add("rs", "restream", urls());
+  authorize("rs");
+  ASSERT_TRUE(mgr->refresh("rs").ok());
+  auto other = make_manager("proc-b");
+  ASSERT_TRUE(other->refresh("rs").ok());
+  server->invalidate_access_tokens();
+  const int token_requests = server->token_requests();
+  const int api_requests = server->api_requests();
+  http::Client client;
+  auto first = client.send(get(server->url("/api/me")), {.auth = *mgr->hook("rs")});
+  ASSERT_TRUE(first) << first.status().to_string();
+  EXPECT_EQ(first->status, 401);
+  EXPECT_EQ(server->api_requests(), api_requests + 2);
+  EXPECT_EQ(server->token_requests(), token_requests);
+  auto second = client.send(get(server->url("/api/me")), {.auth = *mgr->hook("rs")});
+  ASSERT_TRUE(second) << second.status().to_string();
+  EXPECT_EQ(second->status, 200);
+  EXPECT_EQ(server->api_requests(), api_requests + 4);
+  EXPECT_EQ(server->token_requests(), token_requests + 1);
+}
+
+// Many calls rejected with the same token: exactly one refresh; each call resends once and succeeds.
+TEST_F(Lifecycle, ConcurrentUnauthorizedCallsOnOneTokenShareOneRefresh) {
+  start({.style = test::OAuthStyle::kRestream, .token_delay = std::chrono::milliseconds(50)});
+  add("rs", "restream", urls());
+  authorize("rs");
+  auto hook = *mgr->hook("rs");
+  ASSERT_TRUE(bearer("rs"));  // loaded: every thread below sends the same token
+  server->invalidate_access_tokens();
+  const int token_requests = server->token_requests();
+  http::Client client;
+  constexpr int kThreads = 12;
+  std::vector<int> status(kThreads, 0);
+  std::barrier sync(kThreads);
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kThreads; ++i) {
+    threads.emplace_back([&, i] {
+      sync.arrive_and_wait();
+      auto r = client.send(get(server->url("/api/me")), {.auth = hook});
+      status[i] = r ? r->status : -1;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (int i = 0; i < kThreads; ++i) EXPECT_EQ(status[i], 200) << "call " << i;
+  EXPECT_EQ(server->token_requests(), token_requests + 1);
+  EXPECT_FALSE(server->grant_revoked());
 }
 
 TEST_F(Lifecycle, LivepushExchangesWithGetQueryParametersAndSendsBearerDespiteTokenType) {

@@ -127,6 +127,43 @@ TEST(Engine, MissingConnectorDirectoryIsOneDiagnosticAndTheRestLoads) {
   EXPECT_NE((*e)->catalog().find("http.request"), nullptr);
 }
 
+// The daemon's pick-up of new connector files: added to the running engine, usable at once, a bad
+// file or missing directory reported per path while the rest loads.
+TEST(Engine, LoadConnectorsAddsToARunningEngineAndReportsEachRefusedPath) {
+  test::TempDir dir;
+  auto e = engine::Engine::open({.home = dir.path() + "/home", .connector_dirs = {}});
+  ASSERT_TRUE(e.ok()) << e.status().to_string();
+  EXPECT_EQ((*e)->catalog().find("http.request"), nullptr);
+  const std::string bogus = dir.write("plugins/not-a-plugin.so", "not a shared library");
+  std::vector<std::string> diagnostics;
+  Status s = (*e)->load_connectors(
+      {bogus, test::connector_dir() + "/http.so", dir.path() + "/no-such-dir"}, &diagnostics);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("not-a-plugin.so"), std::string::npos) << s.message();
+  ASSERT_EQ(diagnostics.size(), 2u);
+  EXPECT_NE(diagnostics[0].find("not-a-plugin.so"), std::string::npos) << diagnostics[0];
+  EXPECT_NE(diagnostics[1].find("no-such-dir"), std::string::npos) << diagnostics[1];
+  EXPECT_TRUE((*e)->load_diagnostics().empty());  // open()'s lines are unchanged
+
+  const plugin::ActionInfo* op = (*e)->catalog().find("http.request");
+  ASSERT_NE(op, nullptr);
+  EchoServer echo;  // the new connector gets the engine's host services (HTTP)
+  auto out = (*e)->catalog().invoke(
+      *op, parse(R"({"method":"GET","url":")" + echo.server.url("/x") + R"("})"),
+      plugin::InvokeContext{.run_id = "r1", .step_id = "s1"});
+  ASSERT_TRUE(out.ok()) << out.status().to_string();
+  EXPECT_EQ(json::get(*out, "status").convert<int>(), 200);
+
+  // Loading it again is refused as a duplicate id; the loaded one stays.
+  diagnostics.clear();
+  s = (*e)->load_connectors({test::connector_dir() + "/http.so"}, &diagnostics);
+  EXPECT_FALSE(s.ok());
+  EXPECT_NE(s.message().find("duplicate connector id 'http'"), std::string::npos) << s.message();
+  EXPECT_EQ(diagnostics.size(), 1u);
+  EXPECT_NE((*e)->catalog().find("http.request"), nullptr);
+  EXPECT_TRUE((*e)->load_connectors({}, nullptr).ok());
+}
+
 TEST(Engine, HomeThatIsAFileIsRefusedWithTheReason) {
   test::TempDir dir;
   std::string file = dir.write("not-a-dir", "x");

@@ -11,8 +11,6 @@ namespace weft::auth {
 namespace {
 
 constexpr auto kRecheckInterval = std::chrono::seconds(2);
-// A 401 right after a refresh is answered by retrying with the new token, not by another refresh.
-constexpr auto kRecentRefresh = std::chrono::seconds(2);
 constexpr std::size_t kStateBytes = 32;     // 43 base64url chars
 constexpr std::size_t kVerifierBytes = 64;  // 86 chars: inside RFC 7636's 43–128
 
@@ -29,6 +27,24 @@ bool valid_name(const std::string& n) {
 std::string get_or(const std::map<std::string, std::string>& m, const std::string& k) {
   auto it = m.find(k);
   return it == m.end() ? std::string() : it->second;
+}
+
+// The access token this thread last put on a request of each connection (keyed by its Conn).
+// http::Client calls apply() and then on_unauthorized() for one call on one thread, and a 401 must
+// be judged against the token that was actually sent, not whatever is cached by the time it comes
+// back (another thread may have refreshed in between).
+std::map<const void*, std::string>& sent_tokens() {
+  thread_local std::map<const void*, std::string> sent;
+  return sent;
+}
+
+std::string take_sent_token(const void* conn) {
+  auto& sent = sent_tokens();
+  auto it = sent.find(conn);
+  if (it == sent.end()) return "";
+  std::string token = std::move(it->second);
+  sent.erase(it);
+  return token;
 }
 
 }  // namespace
@@ -81,7 +97,6 @@ struct ConnectionManager::Conn {
   std::string header_value;
   std::optional<std::int64_t> expires_at;
   std::int64_t obtained_at = 0;
-  std::chrono::steady_clock::time_point last_refreshed{};
   bool warned_refresh_expiry = false;
   std::unique_ptr<ConnectionHook> hook;
 };
@@ -220,16 +235,33 @@ Status ConnectionManager::apply(Conn& c, http::Request& req) {
     WEFT_RETURN_IF_ERROR(ensure_fresh(c, lk, false, ""));
   }
   req.headers.emplace_back(c.header_name, c.header_value);
+  sent_tokens()[&c] = c.access_token;
   return Status::Ok();
 }
 
+// A 401 on token T: if the vault (re-read now) holds another token, another process or thread has
+// already replaced T, so adopt it; otherwise T is dead server-side (rotated away, revoked, expired
+// early) and only a refresh helps, single-flight with every other caller that saw T. Either way the
+// caller resends once (http::Client never asks twice for one call), so this never loops.
 Result<bool> ConnectionManager::on_unauthorized(Conn& c) {
+  std::string sent = take_sent_token(&c);
   std::unique_lock<std::mutex> lk(c.m);
   if (!c.loaded) WEFT_RETURN_IF_ERROR(load(c, lk));
   if (c.spec.kind != AuthKind::kOAuth2) return false;  // a pasted token cannot be renewed here
   WEFT_RETURN_IF_ERROR(usable_state(c.name, c.state, c.removed));
-  if (!c.refreshing && std::chrono::steady_clock::now() - c.last_refreshed < kRecentRefresh) return true;
-  WEFT_RETURN_IF_ERROR(ensure_fresh(c, lk, false, c.access_token));
+  if (sent.empty()) sent = c.access_token;  // apply() ran on another thread: assume the cached one
+  // While a refresh is in flight, ensure_fresh below waits for it instead of reading a vault that
+  // is about to change.
+  if (!c.refreshing) {
+    auto rec = vault_.get(c.name);
+    if (!rec) return rec.status();
+    auto secrets = vault_.secrets(c.name);
+    if (!secrets) return secrets.status();
+    publish(c, *rec, *secrets);
+    WEFT_RETURN_IF_ERROR(usable_state(c.name, c.state, c.removed));
+  }
+  if (!c.access_token.empty() && c.access_token != sent) return true;
+  WEFT_RETURN_IF_ERROR(ensure_fresh(c, lk, false, sent));
   return true;
 }
 
@@ -255,7 +287,6 @@ Status ConnectionManager::ensure_fresh(Conn& c, std::unique_lock<std::mutex>& lk
   c.refreshing = false;
   ++c.epoch;
   c.last_refresh = s;
-  if (s.ok()) c.last_refreshed = std::chrono::steady_clock::now();
   c.cv.notify_all();
   if (!s.ok()) return s;
   return usable_state(c.name, c.state, c.removed);

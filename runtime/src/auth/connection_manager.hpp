@@ -12,6 +12,8 @@
 // processes on vault::Vault::try_lease; after the lease the vault is re-read (another process may
 // have refreshed) and the refresh token is always the one in the vault, never a cached one. A new
 // pair is committed with Vault::update before any caller sees the new access token.
+// On a 401 the vault is re-read: a token other than the one sent (another process refreshed) is
+// adopted, else the token is refreshed; either way the call is resent once.
 // A refused grant (invalid_grant, 400/401) moves the connection to needs_reauth; every later call
 // fails fast without contacting the token endpoint.
 #pragma once

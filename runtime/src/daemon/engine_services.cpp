@@ -150,9 +150,7 @@ void EngineServices::ignore_file(const std::string& path) {
 
 void EngineServices::load_new_connectors(Poco::JSON::Array& refused) {
   if (connector_dirs_.empty()) return;
-  // The engine owns a mutable Registry and exposes it const; load_file is thread-safe and only
-  // adds. LEAD: an Engine::load_connectors() would make this cast unnecessary.
-  auto& registry = const_cast<plugin::Registry&>(engine_.registry());
+  const plugin::Registry& registry = engine_.registry();
   std::set<fs::path> loaded;
   std::error_code ec;
   for (const auto& c : registry.connectors()) loaded.insert(fs::weakly_canonical(c->path, ec));
@@ -163,7 +161,7 @@ void EngineServices::load_new_connectors(Poco::JSON::Array& refused) {
     std::sort(found.begin(), found.end());
     for (const auto& so : found) {
       if (loaded.count(fs::weakly_canonical(so, ec)) != 0) continue;
-      Status st = registry.load_file(so.string());
+      Status st = engine_.load_connectors({so.string()}, nullptr);
       if (st.ok()) {
         log::info("daemon", "connector loaded", {{"file", so.string()}});
         continue;

@@ -80,6 +80,18 @@ class EngineImpl final : public Engine, public plugin::HostServices {
   const plugin::ActionCatalog& catalog() const override { return *registry_; }
   store::RunStore& runs() override { return *runs_; }
   const plugin::Registry& registry() const override { return *registry_; }
+  Status load_connectors(const std::vector<std::string>& paths,
+                         std::vector<std::string>* diagnostics) override {
+    std::vector<Status> refused = registry_->load(paths);
+    {
+      // A connector id looked up before it was loaded may have cached "no pacing".
+      std::lock_guard lock(mu_);
+      rates_.clear();
+    }
+    if (diagnostics != nullptr)
+      for (const Status& r : refused) diagnostics->push_back(r.message());
+    return refused.empty() ? Status::Ok() : refused.front();
+  }
   http::Client& http_client() override { return client_; }
   vault::Vault& vault() override { return *vault_; }
   auth::ConnectionManager& connections() override { return *connections_; }

@@ -58,6 +58,13 @@ class Engine {
   virtual store::RunStore& runs() = 0;
   // The loaded connectors (for listings); the same object as catalog().
   virtual const plugin::Registry& registry() const = 0;
+  // Loads more connectors into the running engine (the daemon picking up new files), as open()
+  // does: each path a directory (its *.so, in name order) or one .so; an id already loaded is
+  // refused, nothing is ever unloaded. One "<path>: <reason>" line per refused file or missing
+  // directory is appended to *diagnostics (may be null); load_diagnostics() keeps the open() lines.
+  // Returns Ok when every path loaded, else the first refusal. Thread-safe, also with calls running.
+  virtual Status load_connectors(const std::vector<std::string>& paths,
+                                 std::vector<std::string>* diagnostics) = 0;
   virtual http::Client& http_client() = 0;
   // The vault opened under options.home (vault::open_sqlite).
   virtual vault::Vault& vault() = 0;
