@@ -8,6 +8,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <memory>
 #include <thread>
 
 #include "auth/connection_manager.hpp"
@@ -253,6 +254,45 @@ TEST(EngineServices, PolledItemsRunOnceEachAndNotAgainAfterACrashBeforeTheCursor
   ASSERT_TRUE(runs.ok());
   EXPECT_EQ(json::as_array(*runs)->size(), 3u);
   EXPECT_EQ(services.poll_once("nope").status().code(), Code::kNotFound);
+}
+
+TEST(EngineServices, MetricsShowHttpCallsRetriesAndCooldownsPerConnector) {
+  Fixture f;
+  // A provider that rate-limits the first call (Retry-After: 0, so the retry is immediate).
+  auto seen = std::make_shared<std::atomic<int>>(0);
+  test::LocalServer limited([seen](Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) {
+    resp.setContentType("application/json");
+    if (seen->fetch_add(1) == 0) {
+      resp.setStatus(Poco::Net::HTTPResponse::HTTP_TOO_MANY_REQUESTS);
+      resp.set("Retry-After", "0");
+      resp.send() << R"({"error":"slow down"})";
+      return;
+    }
+    resp.send() << R"({"ok":true})";
+  });
+  f.dir.write("flows/limited.yaml",
+              "name: limited\non:\n  webhook: {}\nsteps:\n  - id: call\n    uses: http.request\n"
+              "    with:\n      method: GET\n      url: " +
+                  limited.url("/x") + "\n");
+  ASSERT_TRUE(f.services->reload().ok());
+  for (int i = 0; i < 2; ++i) {
+    auto run = f.services->trigger_workflow("limited", json::object({{"type", "webhook"}}), false);
+    ASSERT_TRUE(run.ok()) << run.status().to_string();
+    EXPECT_EQ(json::get_string(*run, "status"), "succeeded") << json::stringify(*run);
+  }
+  EXPECT_EQ(limited.requests(), 3);
+
+  const std::string text = f.metrics.render();
+  EXPECT_NE(text.find("# TYPE weft_http_requests_total counter\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("weft_http_requests_total{connector=\"http\",outcome=\"2xx\"} 2\n"), std::string::npos)
+      << text;
+  EXPECT_EQ(text.find("outcome=\"error\""), std::string::npos) << text;
+  EXPECT_NE(text.find("weft_http_retries_total{connector=\"http\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("weft_rate_limit_cooldowns_total{connector=\"http\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find("weft_http_wait_seconds_total{connector=\"http\"} "), std::string::npos) << text;
+  EXPECT_EQ(text.find("connector:http"), std::string::npos) << "labelled by connector id, not limiter key";
+  // A second scrape reports the same totals (snapshot copied, not added again).
+  EXPECT_NE(f.metrics.render().find("weft_http_retries_total{connector=\"http\"} 1\n"), std::string::npos);
 }
 
 }  // namespace

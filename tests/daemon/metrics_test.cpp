@@ -53,6 +53,20 @@ TEST(Metrics, GaugeSetsAndUnlabelledFamiliesShowZeroFromTheStart) {
   EXPECT_EQ(&m.gauge("weft_connectors_loaded", "ignored"), &m.gauge("weft_connectors_loaded", ""));
 }
 
+TEST(Metrics, CollectorsCopyOutsideTotalsAtEveryRenderUntilRemoved) {
+  Metrics m;
+  auto& c = m.counter("outside_total", "Kept elsewhere.", {"k"});
+  int outside = 0;
+  int other_runs = 0;
+  m.add_collector(&outside, [&] { c.set({"a"}, ++outside); });
+  m.add_collector(&other_runs, [&] { ++other_runs; });
+  EXPECT_NE(m.render().find("outside_total{k=\"a\"} 1\n"), std::string::npos);
+  EXPECT_NE(m.render().find("outside_total{k=\"a\"} 2\n"), std::string::npos);
+  m.remove_collector(&outside);
+  EXPECT_NE(m.render().find("outside_total{k=\"a\"} 2\n"), std::string::npos) << "removed: not run again";
+  EXPECT_EQ(other_runs, 3) << "removing one owner's collector keeps the others";
+}
+
 TEST(Metrics, ConcurrentIncrementsAreAllCounted) {
   Metrics m;
   auto& c = m.counter("c_total", "c", {"k"});

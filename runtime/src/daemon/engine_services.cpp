@@ -13,6 +13,7 @@
 
 #include "auth/connection_manager.hpp"
 #include "core/log.hpp"
+#include "http/client.hpp"
 #include "plugin/registry.hpp"
 
 namespace weft::daemon {
@@ -122,9 +123,35 @@ EngineServices::EngineServices(engine::Engine& engine, std::string workflows_dir
           log::error("daemon", "scheduled run not started",
                      {{"workflow", wf}, {"error", r.status().message()}});
       }),
-      max_background_(std::max(1, max_background)) {}
+      max_background_(std::max(1, max_background)) {
+  if (metrics_) metrics_->add_collector(this, [this] { collect_http_metrics(); });
+}
 
-EngineServices::~EngineServices() { shutdown(std::chrono::hours(24)); }
+EngineServices::~EngineServices() {
+  if (metrics_) metrics_->remove_collector(this);  // waits for a scrape reading the engine through this
+  shutdown(std::chrono::hours(24));
+}
+
+void EngineServices::collect_http_metrics() {
+  // The client keeps running totals per connector; a scrape copies the snapshot into counters
+  // (set, not inc), so the client stays the one source and nothing is counted twice.
+  auto& requests = metrics_->counter("weft_http_requests_total", "", {"connector", "outcome"});
+  auto& retries = metrics_->counter("weft_http_retries_total", "", {"connector"});
+  auto& waited = metrics_->counter("weft_http_wait_seconds_total", "", {"connector"});
+  auto& cooldowns = metrics_->counter("weft_rate_limit_cooldowns_total", "", {"connector"});
+  for (const auto& [connector, s] : engine_.http_client().stats()) {
+    const std::pair<const char*, std::uint64_t> outcomes[] = {{"2xx", s.calls_2xx},
+                                                              {"3xx", s.calls_3xx},
+                                                              {"4xx", s.calls_4xx},
+                                                              {"5xx", s.calls_5xx},
+                                                              {"error", s.calls_error}};
+    for (const auto& [outcome, n] : outcomes)
+      if (n > 0) requests.set({connector, outcome}, static_cast<double>(n));
+    retries.set({connector}, static_cast<double>(s.retries));
+    waited.set({connector}, std::chrono::duration<double>(s.waited).count());
+    cooldowns.set({connector}, static_cast<double>(s.cooldowns));
+  }
+}
 
 Services EngineServices::services() {
   Services s;

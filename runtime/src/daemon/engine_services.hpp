@@ -141,6 +141,8 @@ class EngineServices final : public RunService,
   Result<store::RunRecord> execute(const workflow::Workflow& wf, const workflow::RunRequest& req);
   Result<store::RunRecord> resume(const workflow::Workflow& wf, const std::string& run_id);
   void count(const Result<store::RunRecord>& r);
+  // Copies the HTTP client's per-connector totals into metrics_ (the /metrics collector).
+  void collect_http_metrics();
   // Starts fn on a background thread tracked for shutdown; unavailable when shutting down,
   // rate_limited when max_background runs are already in flight.
   Status spawn(std::function<void()> fn);

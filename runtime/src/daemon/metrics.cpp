@@ -147,7 +147,27 @@ MetricFamily& Metrics::histogram(const std::string& name, const std::string& hel
   return get_or_add(name, help, MetricFamily::Type::kHistogram, std::move(labels), std::move(buckets));
 }
 
+void Metrics::add_collector(const void* owner, std::function<void()> fn) {
+  std::lock_guard<std::mutex> lock(collector_mu_);
+  for (auto& [o, f] : collectors_) {
+    if (o == owner) {
+      f = std::move(fn);
+      return;
+    }
+  }
+  collectors_.emplace_back(owner, std::move(fn));
+}
+
+void Metrics::remove_collector(const void* owner) {
+  std::lock_guard<std::mutex> lock(collector_mu_);
+  std::erase_if(collectors_, [owner](const auto& c) { return c.first == owner; });
+}
+
 std::string Metrics::render() const {
+  {
+    std::lock_guard<std::mutex> lock(collector_mu_);
+    for (const auto& [owner, fn] : collectors_) fn();
+  }
   std::string out;
   std::lock_guard<std::mutex> lock(mu_);
   for (const auto& f : families_) f->render(out);
@@ -158,13 +178,18 @@ void declare_engine_metrics(Metrics& m) {
   m.counter("weft_runs_total", "Workflow runs by final status.", {"status"});
   m.histogram("weft_step_duration_seconds", "Latency of workflow steps.", {"connector", "action"},
               {0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60});
-  m.counter("weft_http_requests_total", "Outbound HTTP calls by connector and response status.",
-            {"connector", "status"});
-  m.counter("weft_http_retries_total", "Outbound HTTP retries by connector.", {"connector"});
+  m.counter("weft_http_requests_total",
+            "Outbound HTTP calls by connector and final outcome (status class after retries, or error).",
+            {"connector", "outcome"});
+  m.counter("weft_http_retries_total", "Outbound HTTP attempts beyond the first, by connector.",
+            {"connector"});
+  m.counter("weft_http_wait_seconds_total",
+            "Time outbound HTTP calls spent waiting in rate-limit cooldowns, pacing and back-off.",
+            {"connector"});
   m.counter("weft_token_refreshes_total", "OAuth token refreshes by connector and result.",
             {"connector", "result"});
   m.counter("weft_rate_limit_cooldowns_total",
-            "Rate-limit cooldowns (429/503 with Retry-After) by connector.", {"connector"});
+            "Rate-limit cooldowns (a 429 pausing calls) by connector.", {"connector"});
   m.gauge("weft_connectors_loaded", "Connectors currently loaded.");
   m.counter("weft_api_requests_total", "Requests to the daemon's HTTP API by route and status code.",
             {"route", "code"});

@@ -7,10 +7,12 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace weft::daemon {
@@ -28,7 +30,7 @@ class MetricFamily {
 
   // Counter/gauge: adds delta (a counter ignores negative deltas). Missing labels are "".
   void inc(const Labels& labels = {}, double delta = 1);
-  // Gauge: sets the value.
+  // Gauge: sets the value. Counter: sets the running total from a snapshot kept elsewhere.
   void set(const Labels& labels, double value);
   // Histogram: records one observation.
   void observe(const Labels& labels, double value);
@@ -68,19 +70,31 @@ class Metrics {
   MetricFamily& gauge(const std::string& name, const std::string& help, std::vector<std::string> labels = {});
   MetricFamily& histogram(const std::string& name, const std::string& help, std::vector<std::string> labels,
                           std::vector<double> buckets);
-  // Prometheus text exposition format (version 0.0.4), families in declaration order.
+  // Prometheus text exposition format (version 0.0.4), families in declaration order. Runs the
+  // collector first, so totals kept elsewhere are current at scrape time.
   std::string render() const;
+  // fn runs at the start of every render() to copy totals kept elsewhere (the HTTP client's) into
+  // families with set(). One collector per owner (a second call replaces the owner's); fn must not
+  // call render() or add_collector/remove_collector.
+  void add_collector(const void* owner, std::function<void()> fn);
+  // Removes owner's collector. Returns only once no render() is running it, so the owner may then
+  // be destroyed. Another owner's collector is kept.
+  void remove_collector(const void* owner);
 
  private:
   MetricFamily& get_or_add(const std::string& name, const std::string& help, MetricFamily::Type type,
                            std::vector<std::string> labels, std::vector<double> buckets);
   mutable std::mutex mu_;
   std::vector<std::unique_ptr<MetricFamily>> families_;
+  // Held while collectors run; taken before mu_, never inside it.
+  mutable std::mutex collector_mu_;
+  std::vector<std::pair<const void*, std::function<void()>>> collectors_;  // guarded by collector_mu_
 };
 
 // Declares the families the engine reports, so /metrics lists them from the first scrape:
 //   weft_runs_total{status}, weft_step_duration_seconds{connector,action} (histogram),
-//   weft_http_requests_total{connector,status}, weft_http_retries_total{connector},
+//   weft_http_requests_total{connector,outcome} (outcome: 2xx|3xx|4xx|5xx|error),
+//   weft_http_retries_total{connector}, weft_http_wait_seconds_total{connector},
 //   weft_token_refreshes_total{connector,result}, weft_rate_limit_cooldowns_total{connector},
 //   weft_connectors_loaded (gauge), weft_api_requests_total{route,code} (the daemon's own API).
 void declare_engine_metrics(Metrics& m);

@@ -122,6 +122,7 @@ class EngineImpl final : public Engine, public plugin::HostServices {
     opts.limiter_key = ctx.connection.empty() ? "connector:" + op.connector : "conn:" + ctx.connection;
     opts.rate = rate_of(op.connector);
     opts.deadline = ctx.deadline;
+    opts.metrics_label = op.connector;  // per connector, not per connection: bounded metric series
     auto resp = client_.send(std::move(*req), opts);
     if (!resp) return resp.status();
     return http_bridge::response_to_json(*resp);

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <istream>
+#include <mutex>
 #include <ostream>
 #include <thread>
 
@@ -97,6 +98,14 @@ struct Outcome {
   bool reusable = false;  // the whole response was read and the server keeps the connection open
 };
 
+// What one send() did besides its outcome, added to the label's CallStats once when it returns
+// (one lock per call, not per attempt).
+struct Tally {
+  std::uint64_t retries = 0;
+  std::uint64_t cooldowns = 0;
+  Clock::duration waited{0};
+};
+
 }  // namespace
 
 std::optional<std::string> Response::header(std::string_view name) const {
@@ -110,9 +119,12 @@ struct Client::Impl {
   ClientOptions options;
   Pool pool;
   Limiter limiter;
+  mutable std::mutex stats_mu;
+  std::map<std::string, CallStats, std::less<>> stats;  // guarded by stats_mu; by metrics label
   explicit Impl(ClientOptions o) : options(std::move(o)), pool(options) {}
 
-  Result<Response> send(Request req, const CallOptions& opts);
+  Result<Response> send(Request req, const CallOptions& opts, Tally& tally);
+  void record(const std::string& label, const Result<Response>& result, const Tally& tally);
   Outcome try_once(const Target& t, const Request& req, Clock::time_point attempt_deadline,
                    milliseconds budget);
   Outcome exchange(Connection& conn, const Target& t, const Request& req, Clock::time_point attempt_deadline,
@@ -266,17 +278,53 @@ std::optional<milliseconds> server_wait(const Response& r) {
 }  // namespace
 
 Result<Response> Client::send(Request req, const CallOptions& opts) {
+  Tally tally;
   // The module's edge: an exception from Poco or from an AuthHook becomes a value here.
-  try {
-    return impl_->send(std::move(req), opts);
-  } catch (const Poco::Exception& e) {
-    return Status(Code::kInternal, "HTTP client: unexpected error: " + e.displayText());
-  } catch (const std::exception& e) {
-    return Status(Code::kInternal, std::string("HTTP client: unexpected error: ") + e.what());
-  }
+  Result<Response> result = [&]() -> Result<Response> {
+    try {
+      return impl_->send(std::move(req), opts, tally);
+    } catch (const Poco::Exception& e) {
+      return Status(Code::kInternal, "HTTP client: unexpected error: " + e.displayText());
+    } catch (const std::exception& e) {
+      return Status(Code::kInternal, std::string("HTTP client: unexpected error: ") + e.what());
+    }
+  }();
+  impl_->record(opts.metrics_label.empty() ? opts.limiter_key : opts.metrics_label, result, tally);
+  return result;
 }
 
-Result<Response> Client::Impl::send(Request req, const CallOptions& opts) {
+std::map<std::string, CallStats> Client::stats() const {
+  std::lock_guard lock(impl_->stats_mu);
+  return {impl_->stats.begin(), impl_->stats.end()};
+}
+
+void Client::Impl::record(const std::string& label, const Result<Response>& result, const Tally& tally) {
+  std::lock_guard lock(stats_mu);
+  auto it = stats.find(label);
+  if (it == stats.end()) it = stats.emplace(label, CallStats{}).first;  // the one allocation per label
+  CallStats& s = it->second;
+  switch (result.ok() ? result->status / 100 : 0) {
+    case 2:
+      ++s.calls_2xx;
+      break;
+    case 3:
+      ++s.calls_3xx;
+      break;
+    case 4:
+      ++s.calls_4xx;
+      break;
+    case 5:
+      ++s.calls_5xx;
+      break;
+    default:
+      ++s.calls_error;
+  }
+  s.retries += tally.retries;
+  s.cooldowns += tally.cooldowns;
+  s.waited += std::chrono::duration_cast<milliseconds>(tally.waited);
+}
+
+Result<Response> Client::Impl::send(Request req, const CallOptions& opts, Tally& tally) {
   const ClientOptions& o = options;
   const auto start = Clock::now();
   Clock::time_point deadline = start + o.overall_deadline;
@@ -312,7 +360,10 @@ Result<Response> Client::Impl::send(Request req, const CallOptions& opts) {
   };
 
   for (;;) {
-    WEFT_RETURN_IF_ERROR(limiter.acquire(opts.limiter_key, opts.rate, deadline).with_context(t.label));
+    const auto admit_start = Clock::now();
+    Status admitted = limiter.acquire(opts.limiter_key, opts.rate, deadline);
+    tally.waited += Clock::now() - admit_start;
+    WEFT_RETURN_IF_ERROR(admitted.with_context(t.label));
     if (Clock::now() >= deadline) {
       return Status(Code::kDeadlineExceeded,
                     t.label + ": timed out after " + std::to_string(deadline_ms) + " ms");
@@ -366,6 +417,7 @@ Result<Response> Client::Impl::send(Request req, const CallOptions& opts) {
       reason = "status " + std::to_string(r.status);
       const auto resume = Clock::now() + wait;
       if (r.status == 429 && !opts.limiter_key.empty() && limiter.cool_down(opts.limiter_key, resume)) {
+        ++tally.cooldowns;
         log::warn("http", "rate limited; pausing every call under this key",
                   {{"key", opts.limiter_key},
                    {"host", t.origin.host},
@@ -388,8 +440,14 @@ Result<Response> Client::Impl::send(Request req, const CallOptions& opts) {
     log::info("http", "retrying", log_fields(reason, wait));
     // A 429 under a key waits in the limiter (shared with every caller); anything else here.
     const bool waits_in_limiter = out.response && out.response->status == 429 && !opts.limiter_key.empty();
-    if (!waits_in_limiter) std::this_thread::sleep_for(wait);
+    if (!waits_in_limiter) {
+      if (out.response && out.response->status == 429) ++tally.cooldowns;  // no key: this call's own pause
+      const auto sleep_start = Clock::now();
+      std::this_thread::sleep_for(wait);
+      tally.waited += Clock::now() - sleep_start;
+    }
     ++attempt;
+    ++tally.retries;
   }
 }
 

@@ -12,6 +12,8 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -64,6 +66,30 @@ struct CallOptions {
   std::optional<bool> idempotent;     // default: by method (GET, HEAD, PUT, DELETE, OPTIONS)
   std::optional<int> max_attempts;    // default from ClientOptions
   std::optional<std::chrono::steady_clock::time_point> deadline;  // overall, retries included
+  // Calls are counted in Client::stats() under this label (the engine passes the connector id, so
+  // the set of labels stays small); empty: under limiter_key.
+  std::string metrics_label;
+};
+
+// Running totals of the calls made under one CallOptions::metrics_label, since the Client started.
+struct CallStats {
+  // Calls by final outcome: the HTTP status class of the response returned, or an error value
+  // (network failure, deadline, rate limited past the deadline, refused input, auth hook error).
+  std::uint64_t calls_2xx = 0;
+  std::uint64_t calls_3xx = 0;
+  std::uint64_t calls_4xx = 0;
+  std::uint64_t calls_5xx = 0;
+  std::uint64_t calls_error = 0;  // also any status outside 200-599
+  // Attempts beyond the first made by the retry policy (429/5xx/transient network faults); the one
+  // resend after a 401 with renewed credentials is not a retry.
+  std::uint64_t retries = 0;
+  // 429 responses that paused calls: started or extended the limiter key's shared cooldown (or,
+  // without a limiter key, made this call wait before retrying).
+  std::uint64_t cooldowns = 0;
+  // Time spent waiting rather than sending: in the limiter (cooldown, pacing) and in back-off.
+  std::chrono::milliseconds waited{0};
+
+  std::uint64_t calls() const { return calls_2xx + calls_3xx + calls_4xx + calls_5xx + calls_error; }
 };
 
 struct ClientOptions {
@@ -102,6 +128,10 @@ class Client {
   // URL or header, kPermissionDenied for an address refused by the SSRF guard) when no final
   // response was had. Messages name method, host and path, never the query, headers or body.
   Result<Response> send(Request req, const CallOptions& opts = {});
+
+  // A snapshot of the totals per metrics label (labels with at least one call). Thread-safe;
+  // a call is counted when send() returns, so one in flight is not in the snapshot yet.
+  std::map<std::string, CallStats> stats() const;
 
  private:
   struct Impl;
