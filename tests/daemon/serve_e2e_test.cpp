@@ -456,5 +456,142 @@ TEST(ServeE2E, ANewConnectorIsPickedUpWithoutARestartAndBadOnesAreRefused) {
   EXPECT_NE(log.find("entry_throws.so"), std::string::npos) << log;
 }
 
+// A daemon whose config watches `extra` besides the built connectors.
+struct WatchedDir : DaemonDir {
+  std::string extra = dir.path() + "/extra";
+  WatchedDir() {
+    dir.write("extra/.keep", "");
+    config = dir.write("weft.yaml", "listen: 127.0.0.1:" + std::to_string(port) +
+                                        "\nhome: home\nworkflows: flows\nconnectors: [" + test::connector_dir() +
+                                        ", " + extra + "]\ndrain_timeout: 10s\n");
+  }
+  void drop(const std::string& fixture, const std::string& as) const {
+    std::filesystem::copy_file(std::string(PLUGIN_FIXTURE_DIR) + "/" + fixture + ".so", extra + "/" + as,
+                               std::filesystem::copy_options::overwrite_existing);
+  }
+};
+
+std::size_t occurrences(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+Json connector_entry(unsigned short port, const std::string& token, const std::string& id) {
+  auto list = json::as_array(call(port, "GET", "/v1/connectors", token).json());
+  for (std::size_t i = 0; !list.isNull() && i < list->size(); ++i)
+    if (json::get_string(list->get(i), "id") == id) return list->get(i);
+  return Json();
+}
+
+std::string step_version(const Json& run, std::size_t step) {
+  auto steps = json::as_array(json::get(run, "steps"));
+  if (steps.isNull() || steps->size() <= step) return "";
+  return json::get_string(json::get(steps->get(step), "output"), "version");
+}
+
+TEST(ServeE2E, ANewConnectorVersionServesNewRunsWhileARunInFlightFinishesOnTheOld) {
+  WatchedDir s;
+  s.drop("versions/versioned_v1", "versioned.so");
+  s.dir.write("flows/ver.yaml", "name: ver\non:\n  webhook: {}\nsteps:\n  - id: v\n    uses: versioned.version\n");
+  // Blocks in the connector until the gate file exists, then asks the version again.
+  s.dir.write("flows/hold.yaml",
+              "name: hold\non:\n  webhook:\n    async: true\nsteps:\n  - id: wait\n    uses: versioned.wait\n"
+              "    with:\n      path: ${{ trigger.body.gate }}\n  - id: after\n    uses: versioned.version\n");
+  auto daemon = s.start();
+  const std::string token = s.token();
+  ASSERT_EQ(json::get_string(connector_entry(s.port, token, "versioned"), "version"), "1.0.0") << daemon->log();
+  EXPECT_EQ(step_version(call(s.port, "POST", "/hooks/ver", "", "{}").json(), 0), "1.0.0");
+
+  const std::string gate = s.dir.path() + "/gate";
+  Reply held = call(s.port, "POST", "/hooks/hold", "", R"({"gate":")" + gate + R"("})");
+  ASSERT_EQ(held.status, 202) << held.body;
+  const std::string held_id = json::get_string(held.json(), "id");
+  ASSERT_TRUE(eventually([&] {
+    auto steps = json::as_array(json::get(call(s.port, "GET", "/v1/runs/" + held_id, token).json(), "steps"));
+    return !steps.isNull() && json::get_string(steps->get(0), "status") == "running";
+  })) << daemon->log();
+
+  // v2 arrives as a new file; the watcher reloads.
+  s.drop("versions/versioned_v2", "versioned-1.1.so");
+  ASSERT_TRUE(eventually([&] {
+    return json::get_string(connector_entry(s.port, token, "versioned"), "version") == "1.1.0";
+  })) << daemon->log();
+  Json entry = connector_entry(s.port, token, "versioned");
+  EXPECT_EQ(json::get_string(entry, "path"), s.extra + "/versioned-1.1.so");
+  auto draining = json::as_array(json::get(entry, "draining"));
+  ASSERT_FALSE(draining.isNull());
+  ASSERT_EQ(draining->size(), 1u) << json::stringify(entry);
+  EXPECT_EQ(json::get_string(draining->get(0), "version"), "1.0.0");
+  EXPECT_EQ(step_version(call(s.port, "POST", "/hooks/ver", "", "{}").json(), 0), "1.1.0");
+
+  // The held run is released: both of its steps ran on 1.0.0, and then 1.0.0 is unloaded.
+  std::ofstream(gate) << "go";
+  Json done;
+  ASSERT_TRUE(eventually([&] {
+    done = call(s.port, "GET", "/v1/runs/" + held_id, token).json();
+    return json::get_string(done, "status") == "succeeded";
+  })) << daemon->log();
+  EXPECT_EQ(step_version(done, 0), "1.0.0") << json::stringify(done);
+  EXPECT_EQ(step_version(done, 1), "1.0.0") << json::stringify(done);
+  ASSERT_TRUE(eventually([&] { return daemon->log().find("connector unloaded after draining") != std::string::npos; }))
+      << daemon->log();
+  EXPECT_EQ(json::as_array(json::get(connector_entry(s.port, token, "versioned"), "draining"))->size(), 0u);
+
+  // Overwritten in place (cp over the loaded file): picked up too, here going back to 1.0.0.
+  s.drop("versions/versioned_v1", "versioned-1.1.so");
+  ASSERT_TRUE(eventually([&] {
+    return json::get_string(connector_entry(s.port, token, "versioned"), "version") == "1.0.0";
+  })) << daemon->log();
+  EXPECT_EQ(step_version(call(s.port, "POST", "/hooks/ver", "", "{}").json(), 0), "1.0.0");
+
+  EXPECT_EQ(call(s.port, "GET", "/healthz").status, 200);
+  EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
+  const std::string log = daemon->log();
+  EXPECT_EQ(occurrences(log, "connector 'versioned' 1.0.0 -> 1.1.0 loaded from " + s.extra +
+                                 "/versioned-1.1.so; previous version drains (1 runs)"),
+            1u)
+      << log;
+  EXPECT_EQ(occurrences(log, "connector 'versioned' 1.1.0 -> 1.0.0 loaded from " + s.extra +
+                                 "/versioned-1.1.so; previous version drains (0 runs)"),
+            1u)
+      << log;
+}
+
+TEST(ServeE2E, ConnectorsWhoseInitAbortsCrashesOrHangsAreRefusedAndTheDaemonStaysUp) {
+  ::setenv("WEFT_CONNECTOR_PROBE_TIMEOUT_MS", "1000", 1);
+  WatchedDir s;
+  auto daemon = s.start();
+  ::unsetenv("WEFT_CONNECTOR_PROBE_TIMEOUT_MS");
+  const std::string token = s.token();
+  s.drop("crashing/entry_aborts", "entry_aborts.so");
+  s.drop("crashing/entry_segfaults", "entry_segfaults.so");
+  s.drop("crashing/entry_hangs", "entry_hangs.so");
+  s.drop("good", "good.so");
+  ASSERT_TRUE(eventually([&] { return !connector_entry(s.port, token, "good").isEmpty(); })) << daemon->log();
+  // Another reload (a workflow file changes): unchanged refused files are neither probed nor logged again.
+  s.dir.write("flows/echo.yaml", "name: echo\non:\n  webhook: {}\nsteps:\n  - id: e\n    uses: good.echo\n"
+                                 "    with:\n      text: hi\n");
+  ASSERT_TRUE(eventually([&] {
+    return call(s.port, "GET", "/v1/workflows", token).body.find("\"echo\"") != std::string::npos;
+  })) << daemon->log();
+  Reply run = call(s.port, "POST", "/hooks/echo", "", "{}");
+  EXPECT_EQ(json::get_string(run.json(), "status"), "succeeded") << run.body;
+  Reply reload = call(s.port, "POST", "/v1/reload", token);
+  EXPECT_EQ(reload.status, 200) << reload.body;
+  EXPECT_NE(reload.body.find("entry_aborts.so"), std::string::npos) << reload.body;
+
+  EXPECT_EQ(call(s.port, "GET", "/healthz").status, 200);
+  EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
+  const std::string log = daemon->log();
+  EXPECT_EQ(occurrences(log, s.extra + "/entry_aborts.so: connector init crashed (signal 6 SIGABRT); refused"), 1u)
+      << log;
+  EXPECT_EQ(occurrences(log, s.extra + "/entry_segfaults.so: connector init crashed (signal 11 SIGSEGV); refused"),
+            1u)
+      << log;
+  EXPECT_EQ(occurrences(log, s.extra + "/entry_hangs.so: connector init did not return within 1 s; refused"), 1u)
+      << log;
+}
+
 }  // namespace
 }  // namespace weft

@@ -2,6 +2,7 @@
 // owns the process (config, detach, signals, HTTP API, watcher); this file opens the engine once
 // the config is known and wires daemon::EngineServices into it.
 #include <cstdlib>
+#include <filesystem>
 #include <memory>
 #include <optional>
 
@@ -43,8 +44,12 @@ int run_serve(Invocation& inv) {
     home_lock.emplace(std::move(*lock));
     engine::Options eo;
     eo.home = cfg.home;
-    eo.connector_dirs = inv.global.connector_dirs;
-    eo.connector_dirs.insert(eo.connector_dirs.end(), cfg.connectors.begin(), cfg.connectors.end());
+    // The built-in directory next to the binary is trusted and loaded in place; the user's
+    // directories (WEFT_CONNECTORS_PATH, --connectors, `connectors:`) are watched and each file is
+    // probed in a child process before the daemon loads a private copy of it.
+    eo.connector_dirs.assign(inv.global.connector_dirs.begin(), inv.global.connector_dirs.begin() + 1);
+    std::vector<std::string> watched(inv.global.connector_dirs.begin() + 1, inv.global.connector_dirs.end());
+    watched.insert(watched.end(), cfg.connectors.begin(), cfg.connectors.end());
     eo.http.block_private_networks = cfg.ssrf_guard.enabled;
     for (const auto& range : cfg.ssrf_guard.allow) {
       // The HTTP client exempts single addresses: a /32 or /128 range is one; wider ones are not
@@ -65,7 +70,14 @@ int run_serve(Invocation& inv) {
     engine = std::move(*e);
     services = std::make_unique<daemon::EngineServices>(*engine, cfg.workflows, &metrics);
     if (!opts.config_path.empty()) services->ignore_file(opts.config_path);
-    services->watch_connectors(cfg.connectors);  // the directories the daemon watches
+    daemon::ConnectorLoading loading;
+    loading.staging_dir = cfg.home + "/connectors.loading";
+    std::error_code ec;
+    const auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+    if (!ec) loading.probe.command = {self.string(), "__probe-connector"};
+    if (const char* t = std::getenv("WEFT_CONNECTOR_PROBE_TIMEOUT_MS"); t != nullptr && std::atoi(t) > 0)
+      loading.probe.timeout = std::chrono::milliseconds(std::atoi(t));
+    services->watch_connectors(std::move(watched), std::move(loading));
     auto loaded = services->reload();
     if (!loaded) return loaded.status();
     log::info("daemon", "workflows loaded", {{"summary", json::stringify(*loaded)}});

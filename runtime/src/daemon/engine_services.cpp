@@ -6,7 +6,11 @@
 #include <Poco/URI.h>
 #include <Poco/UUIDGenerator.h>
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
 #include <filesystem>
 #include <set>
 #include <thread>
@@ -175,27 +179,108 @@ void EngineServices::ignore_file(const std::string& path) {
   if (!ec) ignored_.push_back(c);
 }
 
+void EngineServices::watch_connectors(std::vector<std::string> dirs, ConnectorLoading loading) {
+  connector_dirs_ = std::move(dirs);
+  loading_ = std::move(loading);
+  if (loading_.staging_dir.empty()) return;
+  std::error_code ec;
+  fs::create_directories(loading_.staging_dir, ec);
+  fs::permissions(loading_.staging_dir, fs::perms::owner_all, ec);
+  // Copies a killed daemon left behind.
+  for (fs::directory_iterator it(loading_.staging_dir, ec), end; !ec && it != end; it.increment(ec))
+    fs::remove(it->path(), ec);
+  if (loading_.probe.scratch_dir.empty()) loading_.probe.scratch_dir = loading_.staging_dir;
+}
+
 void EngineServices::load_new_connectors(Poco::JSON::Array& refused) {
   if (connector_dirs_.empty()) return;
-  const plugin::Registry& registry = engine_.registry();
+  const bool versions = !loading_.staging_dir.empty();
   std::set<fs::path> loaded;
   std::error_code ec;
-  for (const auto& c : registry.connectors()) loaded.insert(fs::weakly_canonical(c->path, ec));
+  for (const auto& c : engine_.registry().connectors()) loaded.insert(fs::weakly_canonical(c->path, ec));
+
+  // The new and changed files, in directory order then name order.
+  struct Candidate {
+    std::string file;
+    FileSeen seen;
+    std::string image;
+  };
+  std::vector<Candidate> todo;
   for (const auto& dir : connector_dirs_) {
     std::vector<fs::path> found;
     for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
       if (it->path().extension() == ".so") found.push_back(it->path());
     std::sort(found.begin(), found.end());
     for (const auto& so : found) {
-      if (loaded.count(fs::weakly_canonical(so, ec)) != 0) continue;
-      Status st = engine_.load_connectors({so.string()}, nullptr);
-      if (st.ok()) {
-        log::info("daemon", "connector loaded", {{"file", so.string()}});
+      struct stat st {};
+      if (::stat(so.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      FileSeen seen{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                    static_cast<std::uint64_t>(st.st_size),
+                    static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec, ""};
+      const std::string file = so.string();
+      auto prev = connector_files_.find(file);
+      if (prev == connector_files_.end() && loaded.count(fs::weakly_canonical(so, ec)) != 0) {
+        connector_files_[file] = seen;  // loaded by the engine at start
         continue;
       }
-      log::error("daemon", "connector refused; the others keep working", {{"reason", st.message()}});
-      refused.add(json::object({{"file", so.string()}, {"error", st.message()}}));
+      if (prev != connector_files_.end() && prev->second == seen) {
+        if (!prev->second.refused.empty())
+          refused.add(json::object({{"file", file}, {"error", prev->second.refused}}));
+        continue;
+      }
+      todo.push_back({file, seen, file});
     }
+  }
+  if (todo.empty()) return;
+
+  // Private copies: their own dlopen images, untouched when the source is overwritten.
+  static std::atomic<unsigned> seq{0};
+  std::vector<Status> early(todo.size());
+  for (std::size_t i = 0; versions && i < todo.size(); ++i) {
+    auto& c = todo[i];
+    c.image = (fs::path(loading_.staging_dir) /
+               (fs::path(c.file).stem().string() + "." + std::to_string(::getpid()) + "." + std::to_string(seq++) + ".so"))
+                  .string();
+    fs::copy_file(c.file, c.image, fs::copy_options::overwrite_existing, ec);
+    if (ec) early[i] = Status(Code::kFailedPrecondition, c.file + ": cannot copy to " + c.image + ": " + ec.message());
+  }
+  // Every file tried in a child first, all at once: an init that aborts or hangs is refused there.
+  std::vector<plugin::ProbeFile> probes;
+  std::vector<std::size_t> probed;
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    if (!early[i].ok()) continue;
+    probes.push_back({todo[i].image, todo[i].file});
+    probed.push_back(i);
+  }
+  const std::vector<Status> verdicts = plugin::probe_files(probes, loading_.probe);
+  for (std::size_t k = 0; k < probed.size(); ++k) early[probed[k]] = verdicts[k];
+
+  std::vector<std::string> this_scan;  // ids loaded now: a second file with one of them is a duplicate
+  for (std::size_t i = 0; i < todo.size(); ++i) {
+    auto& c = todo[i];
+    plugin::LoadOutcome out;
+    if (!early[i].ok()) {
+      out.status = early[i];
+    } else {
+      out = engine_.load_connector(c.file, plugin::LoadOptions{versions, versions ? c.image : "", this_scan});
+    }
+    if (versions) fs::remove(c.image, ec);  // dlopen keeps its mapping
+    if (!out.status.ok()) {
+      log::error("daemon", "connector refused; the others keep working", {{"reason", out.status.message()}});
+      refused.add(json::object({{"file", c.file}, {"error", out.status.message()}}));
+      c.seen.refused = out.status.message();
+      connector_files_[c.file] = c.seen;
+      continue;
+    }
+    connector_files_[c.file] = c.seen;
+    this_scan.push_back(out.id);
+    if (out.previous_version.empty()) {
+      log::info("daemon", "connector loaded", {{"file", c.file}, {"connector", out.id}, {"version", out.version}});
+    } else {
+      log::info("daemon", "connector '" + out.id + "' " + out.previous_version + " -> " + out.version + " loaded from " +
+                              c.file + "; previous version drains (" + std::to_string(out.draining_runs) + " runs)");
+    }
+    out.previous.reset();  // without runs, the old version unloads here
   }
 }
 
@@ -599,8 +684,13 @@ Result<Json> EngineServices::list_connectors() {
                                {"output", op->output_schema}}));
       return Json(arr);
     };
+    auto draining = json::new_array();
+    for (const auto& d : engine_.registry().draining())
+      if (d.id == c->id) draining->add(json::object({{"version", d.version}, {"path", d.path}, {"runs", d.runs}}));
     a->add(json::object({{"id", c->id},
                          {"version", c->version},
+                         {"path", c->path},
+                         {"draining", Json(draining)},
                          {"name", c->name},
                          {"auth", c->auth_kind},
                          {"actions", ops(c->actions)},

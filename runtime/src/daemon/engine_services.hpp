@@ -25,6 +25,7 @@
 #include "daemon/scheduler.hpp"
 #include "daemon/services.hpp"
 #include "engine/engine.hpp"
+#include "plugin/probe.hpp"
 #include "store/run_store.hpp"
 #include "workflow/executor.hpp"
 #include "workflow/workflow.hpp"
@@ -53,6 +54,17 @@ Result<WorkflowTriggers> read_triggers(const workflow::Workflow& wf);
 // inputs, trigger[, steps: [{index, id, uses, status, input, output, error, duration_us}]]}.
 Json run_to_json(const store::RunRecord& run, bool with_steps);
 
+// How the daemon loads the files of its watched connector directories.
+struct ConnectorLoading {
+  // A private directory (under the home) for the copy of each file that is loaded: a changed file
+  // then gets its own image beside the old version, which drains. Empty: files are loaded in place
+  // and an id already loaded is refused (no versions).
+  std::string staging_dir;
+  // Each new or changed file is first tried in a child process (plugin/probe.hpp); command empty:
+  // no probe.
+  plugin::ProbeOptions probe;
+};
+
 class EngineServices final : public RunService,
                              public WorkflowService,
                              public CatalogView,
@@ -68,9 +80,11 @@ class EngineServices final : public RunService,
   EngineServices(const EngineServices&) = delete;
   EngineServices& operator=(const EngineServices&) = delete;
 
-  // Directories whose new .so files reload() loads (a connector already loaded is kept as is).
-  // Call before reload().
-  void watch_connectors(std::vector<std::string> dirs) { connector_dirs_ = std::move(dirs); }
+  // Directories whose new and changed .so files reload() loads (see ConnectorLoading): a file whose
+  // mtime, size or inode changed, or a new file whose connector id is loaded with another version,
+  // loads beside the loaded version, which new runs stop using and which is unloaded after its last
+  // run. Call before reload().
+  void watch_connectors(std::vector<std::string> dirs, ConnectorLoading loading = {});
   // A file of the workflows directory that is not a workflow (the daemon's own config when
   // `workflows: .`). Call before reload().
   void ignore_file(const std::string& path);
@@ -159,6 +173,18 @@ class EngineServices final : public RunService,
   std::mutex reload_mu_;                                            // one reload at a time
   std::vector<std::filesystem::path> ignored_;                      // canonical paths
   std::vector<std::string> connector_dirs_;
+  ConnectorLoading loading_;
+  // The files of the watched directories as last seen (by reload_mu_): what they were when loaded
+  // or refused, so an unchanged file is neither loaded nor logged again.
+  struct FileSeen {
+    std::uint64_t dev = 0, ino = 0, size = 0;
+    std::int64_t mtime_ns = 0;
+    std::string refused;  // the refusal line; empty when loaded
+    bool operator==(const FileSeen& o) const {
+      return dev == o.dev && ino == o.ino && size == o.size && mtime_ns == o.mtime_ns;
+    }
+  };
+  std::map<std::string, FileSeen> connector_files_;
 
   std::mutex refresh_mu_;
   std::set<std::string> refresh_failing_;  // guarded by refresh_mu_: logged once each

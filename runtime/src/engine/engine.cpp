@@ -92,6 +92,12 @@ class EngineImpl final : public Engine, public plugin::HostServices {
       for (const Status& r : refused) diagnostics->push_back(r.message());
     return refused.empty() ? Status::Ok() : refused.front();
   }
+  plugin::LoadOutcome load_connector(const std::string& path, const plugin::LoadOptions& options) override {
+    plugin::LoadOutcome out = registry_->load_file(path, options);
+    std::lock_guard lock(mu_);
+    rates_.clear();  // a new version may declare another pace
+    return out;
+  }
   http::Client& http_client() override { return client_; }
   vault::Vault& vault() override { return *vault_; }
   auth::ConnectionManager& connections() override { return *connections_; }

@@ -15,6 +15,7 @@
 #include "core/status.hpp"
 #include "http/client.hpp"
 #include "plugin/catalog.hpp"
+#include "plugin/registry.hpp"
 
 namespace weft::store {
 class RunStore;
@@ -65,6 +66,9 @@ class Engine {
   // Returns Ok when every path loaded, else the first refusal. Thread-safe, also with calls running.
   virtual Status load_connectors(const std::vector<std::string>& paths,
                                  std::vector<std::string>* diagnostics) = 0;
+  // Loads one connector file as the daemon does (plugin::LoadOptions: a private image, and a new
+  // version replacing the loaded one, which drains). Thread-safe, also with calls running.
+  virtual plugin::LoadOutcome load_connector(const std::string& path, const plugin::LoadOptions& options) = 0;
   virtual http::Client& http_client() = 0;
   // The vault opened under options.home (vault::open_sqlite).
   virtual vault::Vault& vault() = 0;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -66,6 +67,12 @@ class ActionCatalog {
   // violation, a connector error, or a connector exception becomes a failed Result whose message
   // names the JSON path and rule or quotes the connector. Thread-safe.
   virtual Result<Json> invoke(const ActionInfo& op, const Json& input, const InvokeContext& ctx) const = 0;
+
+  // A view of the connectors loaded right now that stays the same while it is held: a run takes
+  // one at its start so every step calls the connector versions it started with, even when the
+  // daemon loads a new version meanwhile (the old one is unloaded after its last holder). nullptr:
+  // this catalog never changes versions; use it directly. Thread-safe.
+  virtual std::shared_ptr<const ActionCatalog> pin() const { return nullptr; }
 };
 
 }  // namespace weft::plugin

@@ -3,6 +3,7 @@
 #include <dlfcn.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cstddef>
 #include <exception>
 #include <filesystem>
@@ -111,24 +112,38 @@ Status refuse(const std::string& path, const std::string& reason) {
 
 }  // namespace
 
+struct Registry::Counters {
+  std::atomic<int> unloaded{0};
+};
+
 struct Registry::Loaded {
   struct Operation {
     ActionInfo info;
     schema::Schema input;
     schema::Schema output;
   };
+  // Host memory only (no pointer into the library), so it may outlive the library.
+  using Ops = std::map<std::string, std::unique_ptr<Operation>, std::less<>>;
 
   // Declared first so it is destroyed last: the instance and the tables live in the library.
   std::unique_ptr<Library> library;
   const weft_connector* table = nullptr;
   void* instance = nullptr;
-  std::map<std::string, std::unique_ptr<Operation>, std::less<>> ops;  // actions and triggers by name
+  std::shared_ptr<Ops> ops = std::make_shared<Ops>();  // actions and triggers by name
   ConnectorInfo info;
+  std::shared_ptr<Counters> counters;
+  mutable std::atomic<int> runs{0};          // pins (runs) holding this version
+  mutable std::atomic<bool> retired{false};  // a newer version replaced it
 
   Loaded() = default;
   Loaded(const Loaded&) = delete;
   Loaded& operator=(const Loaded&) = delete;
   ~Loaded() {
+    if (retired) {
+      log::info("plugin", "connector unloaded after draining",
+                {{"connector", info.id}, {"version", info.version}, {"path", info.path}});
+      if (counters) ++counters->unloaded;
+    }
     if (instance == nullptr || table == nullptr || table->destroy == nullptr) return;
     try {
       table->destroy(instance);
@@ -138,7 +153,46 @@ struct Registry::Loaded {
   }
 };
 
-Registry::Registry(HostServices* services) : services_(services) {}
+// The connectors of one moment, for one run: every step resolves and calls these versions.
+class Registry::Pinned final : public ActionCatalog {
+ public:
+  using Map = std::map<std::string, std::shared_ptr<const Loaded>, std::less<>>;
+  Pinned(const Registry& registry, Map by_id) : registry_(registry), by_id_(std::move(by_id)) {
+    for (const auto& [id, loaded] : by_id_) ++loaded->runs;
+  }
+  ~Pinned() override {
+    for (const auto& [id, loaded] : by_id_) --loaded->runs;
+  }
+  Pinned(const Pinned&) = delete;
+  Pinned& operator=(const Pinned&) = delete;
+
+  const ActionInfo* find(std::string_view uses) const override {
+    auto dot = uses.find('.');
+    if (dot == std::string_view::npos) return nullptr;
+    auto it = by_id_.find(uses.substr(0, dot));
+    if (it == by_id_.end()) return nullptr;
+    auto op = it->second->ops->find(uses.substr(dot + 1));
+    return op == it->second->ops->end() ? nullptr : &op->second->info;
+  }
+  std::vector<SchemaIssue> validate_input(const ActionInfo& op, const Json& input) const override {
+    auto it = by_id_.find(op.connector);
+    if (it == by_id_.end()) return {{"", "no connector '" + op.connector + "' is loaded"}};
+    auto found = it->second->ops->find(op.name);
+    if (found == it->second->ops->end())
+      return {{"", "connector '" + op.connector + "' has no operation '" + op.name + "'"}};
+    return found->second->input.validate(input);
+  }
+  Result<Json> invoke(const ActionInfo& op, const Json& input, const InvokeContext& ctx) const override {
+    auto it = by_id_.find(op.connector);
+    return registry_.call_loaded(it == by_id_.end() ? nullptr : it->second.get(), op, input, ctx, false);
+  }
+
+ private:
+  const Registry& registry_;
+  const Map by_id_;
+};
+
+Registry::Registry(HostServices* services) : services_(services), counters_(std::make_shared<Counters>()) {}
 
 Registry::~Registry() {
   std::unique_lock lock(mu_);
@@ -172,29 +226,39 @@ std::vector<Status> Registry::load(const std::vector<std::string>& paths) {
   return refused;
 }
 
-Status Registry::load_file(const std::string& path) {
+Status Registry::load_file(const std::string& path) { return load_file(path, LoadOptions{}).status; }
+
+LoadOutcome Registry::load_file(const std::string& path, const LoadOptions& options) {
+  LoadOutcome out;
   Status st;
   try {
-    st = load_one(path);
+    st = load_one(path, options, out);
   } catch (const std::exception& e) {
     st = refuse(path, std::string("loading failed: ") + e.what());
   } catch (...) {
     st = refuse(path, "loading failed");
   }
-  if (!st.ok()) log::warn("plugin", "connector refused", {{"reason", st.message()}});
-  return st;
+  if (!st.ok()) {
+    log::warn("plugin", "connector refused", {{"reason", st.message()}});
+    out.previous.reset();
+    out.previous_version.clear();
+  }
+  out.status = st;
+  return out;
 }
 
-Status Registry::load_one(const std::string& path) {
-  if (!has_elf_magic(path)) return refuse(path, "not a shared library");
+Status Registry::load_one(const std::string& path, const LoadOptions& options, LoadOutcome& out) {
+  const std::string& image = options.image.empty() ? path : options.image;
+  if (!has_elf_magic(image)) return refuse(path, "not a shared library");
 
-  void* handle = dlopen(path.c_str(), RTLD_NOW | RTLD_LOCAL);
+  void* handle = dlopen(image.c_str(), RTLD_NOW | RTLD_LOCAL);
   if (handle == nullptr) {
     const char* why = dlerror();
     return refuse(path, std::string("cannot load: ") + (why != nullptr ? why : "dlopen failed"));
   }
   auto loaded = std::make_shared<Loaded>();
   loaded->library = std::make_unique<Library>(handle);
+  loaded->counters = counters_;
 
   dlerror();
   void* sym = dlsym(handle, WEFT_ENTRY_SYMBOL);
@@ -260,11 +324,20 @@ Status Registry::load_one(const std::string& path) {
   }
   info.settings_defaults = defaults;
 
+  // An id already loaded: refused, or (options.replace) replaced by another version or by the same
+  // file changed.
+  auto conflict = [&](const Loaded& old) -> Status {
+    const bool kept = std::find(options.keep.begin(), options.keep.end(), info.id) != options.keep.end();
+    if (!options.replace || kept)
+      return refuse(path, "duplicate connector id '" + info.id + "' (already loaded from " + old.info.path + ")");
+    if (old.info.path != path && old.info.version == info.version)
+      return refuse(path, "connector '" + info.id + "' " + info.version + " is already loaded from " + old.info.path +
+                              "; a new version needs a new version number");
+    return Status::Ok();
+  };
   {
     std::shared_lock lock(mu_);
-    if (auto it = by_id_.find(info.id); it != by_id_.end()) {
-      return refuse(path, "duplicate connector id '" + info.id + "' (already loaded from " + it->second->info.path + ")");
-    }
+    if (auto it = by_id_.find(info.id); it != by_id_.end()) WEFT_RETURN_IF_ERROR(conflict(*it->second));
   }
 
   // Every operation's schemas, compiled once.
@@ -274,7 +347,7 @@ Status Registry::load_one(const std::string& path) {
     auto ops = json::as_object(json::get(*manifest, is_action ? "actions" : "triggers"));
     if (ops.isNull()) continue;
     for (const auto& [name, spec] : *ops) {
-      if (loaded->ops.count(name) != 0) {
+      if (loaded->ops->count(name) != 0) {
         return refuse(path, "action and trigger both named '" + name + "'; operation names must be unique");
       }
       auto input = schema::Schema::compile(json::get(spec, "input"));
@@ -298,11 +371,11 @@ Status Registry::load_one(const std::string& path) {
       a.auth_kind = info.auth_kind;
       Json interval = json::get(spec, "default_interval_seconds");
       if (interval.isInteger()) a.default_interval_seconds = interval.convert<int>();
-      loaded->ops.emplace(name, std::make_unique<Loaded::Operation>(
+      loaded->ops->emplace(name, std::make_unique<Loaded::Operation>(
                                     Loaded::Operation{std::move(a), std::move(*input), std::move(*output)}));
     }
   }
-  for (const auto& [name, op] : loaded->ops) {
+  for (const auto& [name, op] : *loaded->ops) {
     (op->info.kind == OperationKind::kAction ? info.actions : info.triggers).push_back(&op->info);
   }
 
@@ -324,13 +397,41 @@ Status Registry::load_one(const std::string& path) {
   internal::free_buffer(&error);
   loaded->instance = instance;
 
+  out.id = info.id;
+  out.version = info.version;
   std::unique_lock lock(mu_);
-  if (auto it = by_id_.find(info.id); it != by_id_.end()) {  // another thread won the race
-    return refuse(path, "duplicate connector id '" + info.id + "' (already loaded from " + it->second->info.path + ")");
+  if (auto it = by_id_.find(info.id); it != by_id_.end()) {  // checked again: another load may have won
+    WEFT_RETURN_IF_ERROR(conflict(*it->second));
+    const std::shared_ptr<const Loaded>& old = it->second;
+    out.previous_version = old->info.version;
+    out.draining_runs = old->runs.load();
+    old->retired = true;
+    retired_ops_.push_back(old->ops);
+    std::erase_if(draining_, [](const std::weak_ptr<const Loaded>& w) { return w.expired(); });
+    draining_.push_back(old);
+    out.previous = old;  // the caller's reference; the old version unloads when it and the runs let go
+    it->second = std::move(loaded);
+  } else {
+    by_id_.emplace(info.id, std::move(loaded));
   }
   log::debug("plugin", "connector loaded", {{"connector", info.id}, {"version", info.version}, {"path", path}});
-  by_id_.emplace(info.id, std::move(loaded));
   return Status::Ok();
+}
+
+std::vector<DrainingConnector> Registry::draining() const {
+  std::shared_lock lock(mu_);
+  std::vector<DrainingConnector> out;
+  for (const auto& w : draining_) {
+    if (auto l = w.lock()) out.push_back({l->info.id, l->info.version, l->info.path, l->runs.load()});
+  }
+  return out;
+}
+
+int Registry::unloaded_after_draining() const { return counters_->unloaded.load(); }
+
+std::shared_ptr<const ActionCatalog> Registry::pin() const {
+  std::shared_lock lock(mu_);
+  return std::make_shared<const Pinned>(*this, Pinned::Map(by_id_.begin(), by_id_.end()));
 }
 
 std::vector<std::shared_ptr<const ConnectorInfo>> Registry::connectors() const {
@@ -355,8 +456,8 @@ const ActionInfo* Registry::find(std::string_view uses) const {
   std::shared_lock lock(mu_);
   auto it = by_id_.find(uses.substr(0, dot));
   if (it == by_id_.end()) return nullptr;
-  auto op = it->second->ops.find(uses.substr(dot + 1));
-  return op == it->second->ops.end() ? nullptr : &op->second->info;
+  auto op = it->second->ops->find(uses.substr(dot + 1));
+  return op == it->second->ops->end() ? nullptr : &op->second->info;
 }
 
 std::shared_ptr<const Registry::Loaded> Registry::find_loaded(std::string_view id) const {
@@ -368,8 +469,8 @@ std::shared_ptr<const Registry::Loaded> Registry::find_loaded(std::string_view i
 std::vector<SchemaIssue> Registry::validate_input(const ActionInfo& op, const Json& input) const {
   auto connector = find_loaded(op.connector);
   if (connector == nullptr) return {{"", "no connector '" + op.connector + "' is loaded"}};
-  auto it = connector->ops.find(op.name);
-  if (it == connector->ops.end()) return {{"", "connector '" + op.connector + "' has no operation '" + op.name + "'"}};
+  auto it = connector->ops->find(op.name);
+  if (it == connector->ops->end()) return {{"", "connector '" + op.connector + "' has no operation '" + op.name + "'"}};
   return it->second->input.validate(input);
 }
 
@@ -389,9 +490,14 @@ Result<Json> Registry::poll(const ActionInfo& op, const Json& params, const Json
 Result<Json> Registry::call_connector(const ActionInfo& op, const Json& input, const InvokeContext& ctx,
                                       bool poll) const {
   auto connector = find_loaded(op.connector);  // keeps the library loaded for the whole call
+  return call_loaded(connector.get(), op, input, ctx, poll);
+}
+
+Result<Json> Registry::call_loaded(const Loaded* connector, const ActionInfo& op, const Json& input,
+                                   const InvokeContext& ctx, bool poll) const {
   if (connector == nullptr) return Status(Code::kNotFound, "no connector '" + op.connector + "' is loaded");
-  auto found = connector->ops.find(op.name);
-  if (found == connector->ops.end()) {
+  auto found = connector->ops->find(op.name);
+  if (found == connector->ops->end()) {
     return Status(Code::kNotFound, "connector '" + op.connector + "' has no operation '" + op.name + "'");
   }
   const Loaded::Operation& operation = *found->second;

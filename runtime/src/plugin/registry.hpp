@@ -11,6 +11,11 @@
 // not newer), manifest JSON validated against schemas/connector-manifest.schema.json, every input
 // and output schema compiled once, duplicate ids refused (the first loaded wins), create() called
 // with the manifest's settings defaults. A refused file never stops the others from loading.
+//
+// Versions (the daemon): load_file(path, {.replace = true, .image = private_copy}) loads a new
+// version of a loaded connector beside the old one and, once it is fully valid, makes it the one
+// find() and pin() resolve; runs that pinned the old one keep calling it, and its library is
+// closed when the last of them lets go ("connector unloaded after draining" is logged).
 #pragma once
 
 #include <map>
@@ -44,6 +49,39 @@ struct ConnectorInfo {
   std::vector<const ActionInfo*> triggers;
 };
 
+// How load_file treats one file.
+struct LoadOptions {
+  // An id that is already loaded is replaced when the new file has another version, or is the same
+  // source file changed. false (the CLI): refused as a duplicate.
+  bool replace = false;
+  // The file to dlopen when it is not `path` itself: a private copy, so a changed file gets its own
+  // image beside the old one (dlopen of one path twice returns the first handle) and overwriting
+  // the source never touches a mapped library. `path` stays the name reported everywhere.
+  std::string image;
+  // Ids that must not be replaced even with replace set (those loaded earlier in the same scan).
+  std::vector<std::string> keep;
+};
+
+// What load_file did.
+struct LoadOutcome {
+  Status status;  // on refusal "<path>: <reason>"
+  std::string id;
+  std::string version;
+  std::string previous_version;  // non-empty when a loaded version was replaced
+  int draining_runs = 0;         // runs still holding the replaced version
+  // Keeps the replaced version loaded until the caller lets go (so it can log before a version
+  // without runs is unloaded).
+  std::shared_ptr<const void> previous;
+};
+
+// A replaced version still loaded because runs hold it.
+struct DrainingConnector {
+  std::string id;
+  std::string version;
+  std::string path;
+  int runs = 0;
+};
+
 class Registry final : public ActionCatalog {
  public:
   // services serves the host table's http/context/state calls; it must outlive the registry.
@@ -60,6 +98,11 @@ class Registry final : public ActionCatalog {
   std::vector<Status> load(const std::vector<std::string>& paths);
   // Loads one .so. On refusal the Status message is "<path>: <reason>". Thread-safe.
   Status load_file(const std::string& path);
+  // Loads one .so as options say (see LoadOptions). Thread-safe.
+  LoadOutcome load_file(const std::string& path, const LoadOptions& options);
+  // Replaced versions not yet unloaded, and how many versions were unloaded after draining.
+  std::vector<DrainingConnector> draining() const;
+  int unloaded_after_draining() const;
 
   // Every loaded connector, sorted by id. The shared pointers stay valid after the registry drops
   // a connector (later: reload), so a caller may keep them. Thread-safe.
@@ -84,18 +127,30 @@ class Registry final : public ActionCatalog {
   // Thread-safe.
   Result<Json> poll(const ActionInfo& op, const Json& params, const Json& cursor, const InvokeContext& ctx) const;
 
+  // Every connector loaded now, frozen for one run (see ActionCatalog::pin).
+  std::shared_ptr<const ActionCatalog> pin() const override;
+
  private:
   struct Loaded;  // a loaded library + its instance and compiled operations; see registry.cpp
+  class Pinned;
+  struct Counters;
 
-  Status load_one(const std::string& path);
+  Status load_one(const std::string& path, const LoadOptions& options, LoadOutcome& out);
   // invoke() and poll(): validation, the ABI call, error mapping; poll selects the trigger shapes.
   Result<Json> call_connector(const ActionInfo& op, const Json& input, const InvokeContext& ctx, bool poll) const;
+  Result<Json> call_loaded(const Loaded* connector, const ActionInfo& op, const Json& input,
+                           const InvokeContext& ctx, bool poll) const;
   // The loaded connector with this id, or nullptr; holding it keeps the library loaded.
   std::shared_ptr<const Loaded> find_loaded(std::string_view id) const;
 
   HostServices* services_;
   mutable std::shared_mutex mu_;
   std::map<std::string, std::shared_ptr<const Loaded>, std::less<>> by_id_;  // guarded by mu_
+  // The operations (host memory only) of replaced versions, so find() pointers stay valid as long
+  // as the registry; their libraries are closed when drained.
+  std::vector<std::shared_ptr<const void>> retired_ops_;  // guarded by mu_
+  std::vector<std::weak_ptr<const Loaded>> draining_;     // guarded by mu_
+  std::shared_ptr<Counters> counters_;
 };
 
 }  // namespace weft::plugin

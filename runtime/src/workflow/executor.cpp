@@ -224,6 +224,10 @@ Result<store::RunRecord> Executor::resume(const Workflow& wf, const std::string&
 
 Result<store::RunRecord> Executor::execute(const Workflow& wf, store::RunRecord run,
                                            std::size_t first) const {
+  // Every step calls the connector versions loaded when the run (or its resume) started, even if
+  // the daemon loads a new version meanwhile; the old one is unloaded once its runs are done.
+  const std::shared_ptr<const plugin::ActionCatalog> pinned = catalog_.pin();
+  const plugin::ActionCatalog& catalog = pinned ? *pinned : catalog_;
   auto steps_ctx = json::new_object();
   Json context =
       json::object({{"inputs", run.inputs}, {"trigger", run.trigger}, {"env", env_}, {"steps", steps_ctx}});
@@ -266,7 +270,7 @@ Result<store::RunRecord> Executor::execute(const Workflow& wf, store::RunRecord 
       WEFT_RETURN_IF_ERROR(store_.put_step(run.id, rec));
       std::string error;
       auto input = step.with_value.render(context);
-      const plugin::ActionInfo* action = catalog_.find(step.uses);
+      const plugin::ActionInfo* action = catalog.find(step.uses);
       if (!input) {
         error = "with: " + input.status().message();
       } else if (action == nullptr) {
@@ -281,7 +285,7 @@ Result<store::RunRecord> Executor::execute(const Workflow& wf, store::RunRecord 
         if (step.timeout) ctx.deadline = t0 + *step.timeout;
         Result<Json> out = Status(Code::kInternal, "not invoked");
         try {
-          out = catalog_.invoke(*action, *input, ctx);
+          out = catalog.invoke(*action, *input, ctx);
         } catch (const std::exception& e) {
           out = Status(Code::kInternal, std::string("the connector threw: ") + e.what());
         }
