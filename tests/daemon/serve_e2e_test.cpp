@@ -471,9 +471,12 @@ struct WatchedDir : DaemonDir {
   }
 };
 
-std::size_t occurrences(const std::string& text, const std::string& what) {
+// Log lines holding `what` (and `also`, when given).
+std::size_t occurrences(const std::string& log, const std::string& what, const std::string& also = "") {
+  std::istringstream lines(log);
   std::size_t n = 0;
-  for (auto at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  for (std::string line; std::getline(lines, line);)
+    if (line.find(what) != std::string::npos && line.find(also) != std::string::npos) ++n;
   return n;
 }
 
@@ -584,12 +587,12 @@ TEST(ServeE2E, ConnectorsWhoseInitAbortsCrashesOrHangsAreRefusedAndTheDaemonStay
   EXPECT_EQ(call(s.port, "GET", "/healthz").status, 200);
   EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
   const std::string log = daemon->log();
-  EXPECT_EQ(occurrences(log, s.extra + "/entry_aborts.so: connector init crashed (signal 6 SIGABRT); refused"), 1u)
+  EXPECT_EQ(occurrences(log, s.extra + "/entry_aborts.so: connector init crashed (signal 6 SIGABRT); refused", "connector refused;"), 1u)
       << log;
-  EXPECT_EQ(occurrences(log, s.extra + "/entry_segfaults.so: connector init crashed (signal 11 SIGSEGV); refused"),
+  EXPECT_EQ(occurrences(log, s.extra + "/entry_segfaults.so: connector init crashed (signal 11 SIGSEGV); refused", "connector refused;"),
             1u)
       << log;
-  EXPECT_EQ(occurrences(log, s.extra + "/entry_hangs.so: connector init did not return within 1 s; refused"), 1u)
+  EXPECT_EQ(occurrences(log, s.extra + "/entry_hangs.so: connector init did not return within 1 s; refused", "connector refused;"), 1u)
       << log;
 }
 
