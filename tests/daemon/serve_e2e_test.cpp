@@ -462,8 +462,8 @@ struct WatchedDir : DaemonDir {
   WatchedDir() {
     dir.write("extra/.keep", "");
     config = dir.write("weft.yaml", "listen: 127.0.0.1:" + std::to_string(port) +
-                                        "\nhome: home\nworkflows: flows\nconnectors: [" + test::connector_dir() +
-                                        ", " + extra + "]\ndrain_timeout: 10s\n");
+                                        "\nhome: home\nworkflows: flows\nconnectors: [" +
+                                        test::connector_dir() + ", " + extra + "]\ndrain_timeout: 10s\n");
   }
   void drop(const std::string& fixture, const std::string& as) const {
     std::filesystem::copy_file(std::string(PLUGIN_FIXTURE_DIR) + "/" + fixture + ".so", extra + "/" + as,
@@ -496,14 +496,17 @@ std::string step_version(const Json& run, std::size_t step) {
 TEST(ServeE2E, ANewConnectorVersionServesNewRunsWhileARunInFlightFinishesOnTheOld) {
   WatchedDir s;
   s.drop("versions/versioned_v1", "versioned.so");
-  s.dir.write("flows/ver.yaml", "name: ver\non:\n  webhook: {}\nsteps:\n  - id: v\n    uses: versioned.version\n");
+  s.dir.write("flows/ver.yaml",
+              "name: ver\non:\n  webhook: {}\nsteps:\n  - id: v\n    uses: versioned.version\n");
   // Blocks in the connector until the gate file exists, then asks the version again.
-  s.dir.write("flows/hold.yaml",
-              "name: hold\non:\n  webhook:\n    async: true\nsteps:\n  - id: wait\n    uses: versioned.wait\n"
-              "    with:\n      path: ${{ trigger.body.gate }}\n  - id: after\n    uses: versioned.version\n");
+  s.dir.write(
+      "flows/hold.yaml",
+      "name: hold\non:\n  webhook:\n    async: true\nsteps:\n  - id: wait\n    uses: versioned.wait\n"
+      "    with:\n      path: ${{ trigger.body.gate }}\n  - id: after\n    uses: versioned.version\n");
   auto daemon = s.start();
   const std::string token = s.token();
-  ASSERT_EQ(json::get_string(connector_entry(s.port, token, "versioned"), "version"), "1.0.0") << daemon->log();
+  ASSERT_EQ(json::get_string(connector_entry(s.port, token, "versioned"), "version"), "1.0.0")
+      << daemon->log();
   EXPECT_EQ(step_version(call(s.port, "POST", "/hooks/ver", "", "{}").json(), 0), "1.0.0");
 
   const std::string gate = s.dir.path() + "/gate";
@@ -537,8 +540,9 @@ TEST(ServeE2E, ANewConnectorVersionServesNewRunsWhileARunInFlightFinishesOnTheOl
   })) << daemon->log();
   EXPECT_EQ(step_version(done, 0), "1.0.0") << json::stringify(done);
   EXPECT_EQ(step_version(done, 1), "1.0.0") << json::stringify(done);
-  ASSERT_TRUE(eventually([&] { return daemon->log().find("connector unloaded after draining") != std::string::npos; }))
-      << daemon->log();
+  ASSERT_TRUE(eventually([&] {
+    return daemon->log().find("connector unloaded after draining") != std::string::npos;
+  })) << daemon->log();
   EXPECT_EQ(json::as_array(json::get(connector_entry(s.port, token, "versioned"), "draining"))->size(), 0u);
 
   // Overwritten in place (cp over the loaded file): picked up too, here going back to 1.0.0.
@@ -573,8 +577,9 @@ TEST(ServeE2E, ConnectorsWhoseInitAbortsCrashesOrHangsAreRefusedAndTheDaemonStay
   s.drop("good", "good.so");
   ASSERT_TRUE(eventually([&] { return !connector_entry(s.port, token, "good").isEmpty(); })) << daemon->log();
   // Another reload (a workflow file changes): unchanged refused files are neither probed nor logged again.
-  s.dir.write("flows/echo.yaml", "name: echo\non:\n  webhook: {}\nsteps:\n  - id: e\n    uses: good.echo\n"
-                                 "    with:\n      text: hi\n");
+  s.dir.write("flows/echo.yaml",
+              "name: echo\non:\n  webhook: {}\nsteps:\n  - id: e\n    uses: good.echo\n"
+              "    with:\n      text: hi\n");
   ASSERT_TRUE(eventually([&] {
     return call(s.port, "GET", "/v1/workflows", token).body.find("\"echo\"") != std::string::npos;
   })) << daemon->log();
@@ -587,12 +592,18 @@ TEST(ServeE2E, ConnectorsWhoseInitAbortsCrashesOrHangsAreRefusedAndTheDaemonStay
   EXPECT_EQ(call(s.port, "GET", "/healthz").status, 200);
   EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
   const std::string log = daemon->log();
-  EXPECT_EQ(occurrences(log, s.extra + "/entry_aborts.so: connector init crashed (signal 6 SIGABRT); refused", "connector refused;"), 1u)
-      << log;
-  EXPECT_EQ(occurrences(log, s.extra + "/entry_segfaults.so: connector init crashed (signal 11 SIGSEGV); refused", "connector refused;"),
+  EXPECT_EQ(occurrences(log, s.extra + "/entry_aborts.so: connector init crashed (signal 6 SIGABRT); refused",
+                        "connector refused;"),
             1u)
       << log;
-  EXPECT_EQ(occurrences(log, s.extra + "/entry_hangs.so: connector init did not return within 1 s; refused", "connector refused;"), 1u)
+  EXPECT_EQ(
+      occurrences(log, s.extra + "/entry_segfaults.so: connector init crashed (signal 11 SIGSEGV); refused",
+                  "connector refused;"),
+      1u)
+      << log;
+  EXPECT_EQ(occurrences(log, s.extra + "/entry_hangs.so: connector init did not return within 1 s; refused",
+                        "connector refused;"),
+            1u)
       << log;
 }
 

@@ -54,7 +54,8 @@ TEST(ConnectorVersions, ANewVersionServesNewPinsWhileAPinnedRunKeepsTheOldUntilI
   test::TempDir dir;
   const std::string src = dir.path() + "/versioned.so";
   Registry registry;
-  ASSERT_TRUE(registry.load_file(src, {true, copy_of(dir, "versions/versioned_v1", "img1.so"), {}}).status.ok());
+  ASSERT_TRUE(
+      registry.load_file(src, {true, copy_of(dir, "versions/versioned_v1", "img1.so"), {}}).status.ok());
   auto run_on_v1 = registry.pin();
   ASSERT_NE(run_on_v1, nullptr);
 
@@ -93,7 +94,8 @@ TEST(ConnectorVersions, TheSameFileChangedInPlaceReplacesEvenWithTheSameVersion)
   test::TempDir dir;
   const std::string src = dir.path() + "/versioned.so";
   Registry registry;
-  ASSERT_TRUE(registry.load_file(src, {true, copy_of(dir, "versions/versioned_v1", "img1.so"), {}}).status.ok());
+  ASSERT_TRUE(
+      registry.load_file(src, {true, copy_of(dir, "versions/versioned_v1", "img1.so"), {}}).status.ok());
   LoadOutcome again = registry.load_file(src, {true, copy_of(dir, "versions/versioned_v1", "img2.so"), {}});
   ASSERT_TRUE(again.status.ok()) << again.status.message();
   EXPECT_EQ(again.previous_version, "1.0.0");
@@ -107,11 +109,13 @@ TEST(ConnectorVersions, AnotherFileWithTheSameVersionOrAKeptIdIsRefusedAndTheOld
   Registry registry;
   const std::string a = dir.path() + "/a.so";
   const std::string b = dir.path() + "/b.so";
-  ASSERT_TRUE(registry.load_file(a, {true, copy_of(dir, "versions/versioned_v1", "img1.so"), {}}).status.ok());
+  ASSERT_TRUE(
+      registry.load_file(a, {true, copy_of(dir, "versions/versioned_v1", "img1.so"), {}}).status.ok());
   LoadOutcome same = registry.load_file(b, {true, copy_of(dir, "versions/versioned_v1", "img2.so"), {}});
   EXPECT_EQ(same.status.message(), b + ": connector 'versioned' 1.0.0 is already loaded from " + a +
                                        "; a new version needs a new version number");
-  LoadOutcome kept = registry.load_file(b, {true, copy_of(dir, "versions/versioned_v2", "img3.so"), {"versioned"}});
+  LoadOutcome kept =
+      registry.load_file(b, {true, copy_of(dir, "versions/versioned_v2", "img3.so"), {"versioned"}});
   EXPECT_NE(kept.status.message().find("duplicate connector id 'versioned'"), std::string::npos);
   // A broken file never replaces: the loaded version keeps serving.
   LoadOutcome broken = registry.load_file(a, {true, copy_of(dir, "abi_major", "img4.so"), {}});
@@ -146,8 +150,10 @@ TEST(ConnectorProbe, AGoodConnectorPassesAndEveryWayOfDyingIsNamed) {
 TEST(ConnectorProbe, FilesAreProbedInParallel) {
   test::TempDir scratch;
   const auto t0 = std::chrono::steady_clock::now();
-  const auto r = probe_files({{fixture("crashing/entry_hangs"), "1.so"}, {fixture("crashing/entry_hangs"), "2.so"},
-                              {fixture("crashing/entry_hangs"), "3.so"}, {fixture("crashing/entry_hangs"), "4.so"}},
+  const auto r = probe_files({{fixture("crashing/entry_hangs"), "1.so"},
+                              {fixture("crashing/entry_hangs"), "2.so"},
+                              {fixture("crashing/entry_hangs"), "3.so"},
+                              {fixture("crashing/entry_hangs"), "4.so"}},
                              probe_options(scratch, std::chrono::milliseconds(600)));
   const auto took = std::chrono::steady_clock::now() - t0;
   for (const auto& s : r) EXPECT_NE(s.message().find("did not return within 0.6 s"), std::string::npos);
@@ -158,9 +164,11 @@ TEST(ConnectorProbe, AnUnstartableProbeRefusesWithTheReason) {
   test::TempDir scratch;
   const auto r = probe_files({{fixture("good"), "good.so"}},
                              ProbeOptions{{scratch.path() + "/no-such-weft", "__probe-connector"},
-                                          std::chrono::milliseconds(1000), scratch.path()});
+                                          std::chrono::milliseconds(1000),
+                                          scratch.path()});
   ASSERT_EQ(r.size(), 1u);
-  EXPECT_NE(r[0].message().find("good.so: cannot start the connector probe"), std::string::npos) << r[0].message();
+  EXPECT_NE(r[0].message().find("good.so: cannot start the connector probe"), std::string::npos)
+      << r[0].message();
 }
 
 }  // namespace

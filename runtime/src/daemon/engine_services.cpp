@@ -5,7 +5,6 @@
 #include <Poco/SHA2Engine.h>
 #include <Poco/URI.h>
 #include <Poco/UUIDGenerator.h>
-
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -238,11 +237,14 @@ void EngineServices::load_new_connectors(Poco::JSON::Array& refused) {
   std::vector<Status> early(todo.size());
   for (std::size_t i = 0; versions && i < todo.size(); ++i) {
     auto& c = todo[i];
-    c.image = (fs::path(loading_.staging_dir) /
-               (fs::path(c.file).stem().string() + "." + std::to_string(::getpid()) + "." + std::to_string(seq++) + ".so"))
-                  .string();
+    c.image =
+        (fs::path(loading_.staging_dir) / (fs::path(c.file).stem().string() + "." +
+                                           std::to_string(::getpid()) + "." + std::to_string(seq++) + ".so"))
+            .string();
     fs::copy_file(c.file, c.image, fs::copy_options::overwrite_existing, ec);
-    if (ec) early[i] = Status(Code::kFailedPrecondition, c.file + ": cannot copy to " + c.image + ": " + ec.message());
+    if (ec)
+      early[i] =
+          Status(Code::kFailedPrecondition, c.file + ": cannot copy to " + c.image + ": " + ec.message());
   }
   // Every file tried in a child first, all at once: an init that aborts or hangs is refused there.
   std::vector<plugin::ProbeFile> probes;
@@ -262,7 +264,8 @@ void EngineServices::load_new_connectors(Poco::JSON::Array& refused) {
     if (!early[i].ok()) {
       out.status = early[i];
     } else {
-      out = engine_.load_connector(c.file, plugin::LoadOptions{versions, versions ? c.image : "", this_scan});
+      out = engine_.load_connector(c.file,
+                                   plugin::LoadOptions{versions, versions ? c.image : "", this_scan, false});
     }
     if (versions) fs::remove(c.image, ec);  // dlopen keeps its mapping
     if (!out.status.ok()) {
@@ -275,10 +278,12 @@ void EngineServices::load_new_connectors(Poco::JSON::Array& refused) {
     connector_files_[c.file] = c.seen;
     this_scan.push_back(out.id);
     if (out.previous_version.empty()) {
-      log::info("daemon", "connector loaded", {{"file", c.file}, {"connector", out.id}, {"version", out.version}});
+      log::info("daemon", "connector loaded",
+                {{"file", c.file}, {"connector", out.id}, {"version", out.version}});
     } else {
-      log::info("daemon", "connector '" + out.id + "' " + out.previous_version + " -> " + out.version + " loaded from " +
-                              c.file + "; previous version drains (" + std::to_string(out.draining_runs) + " runs)");
+      log::info("daemon", "connector '" + out.id + "' " + out.previous_version + " -> " + out.version +
+                              " loaded from " + c.file + "; previous version drains (" +
+                              std::to_string(out.draining_runs) + " runs)");
     }
     out.previous.reset();  // without runs, the old version unloads here
   }
@@ -686,7 +691,8 @@ Result<Json> EngineServices::list_connectors() {
     };
     auto draining = json::new_array();
     for (const auto& d : engine_.registry().draining())
-      if (d.id == c->id) draining->add(json::object({{"version", d.version}, {"path", d.path}, {"runs", d.runs}}));
+      if (d.id == c->id)
+        draining->add(json::object({{"version", d.version}, {"path", d.path}, {"runs", d.runs}}));
     a->add(json::object({{"id", c->id},
                          {"version", c->version},
                          {"path", c->path},

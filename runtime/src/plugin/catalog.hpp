@@ -29,9 +29,9 @@ enum class OperationKind { kAction, kTrigger };
 // A loaded action or trigger. Owned by the catalog; valid while the catalog lives (a connector
 // that is replaced keeps its old ActionInfo alive until the runs that hold it finish).
 struct ActionInfo {
-  std::string connector;       // "http"
-  std::string name;            // "request"
-  std::string uses;            // "http.request"
+  std::string connector;  // "http"
+  std::string name;       // "request"
+  std::string uses;       // "http.request"
   OperationKind kind = OperationKind::kAction;
   std::string title;
   std::string description;
@@ -39,7 +39,7 @@ struct ActionInfo {
   Json output_schema;
   bool requires_connection = true;
   std::string connector_version;
-  std::string auth_kind;       // "oauth2", "api_token", "none"
+  std::string auth_kind;                        // "oauth2", "api_token", "none"
   std::optional<int> default_interval_seconds;  // triggers
 };
 

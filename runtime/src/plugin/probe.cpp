@@ -85,7 +85,7 @@ int probe_main(const std::string& file, std::ostream& out) {
   };
   setrlimit(RLIMIT_CORE, &no_core);
   Registry registry(nullptr);
-  LoadOutcome r = registry.load_file(file, LoadOptions{});
+  LoadOutcome r = registry.load_file(file, LoadOptions{false, "", {}, false});
   if (!r.status.ok()) {
     std::string reason = r.status.message();
     const std::string prefix = file + ": ";
@@ -155,8 +155,9 @@ std::vector<Status> probe_files(const std::vector<ProbeFile>& files, const Probe
       if (w == 0 && late) {
         kill(c.pid, SIGKILL);
         waitpid(c.pid, &ws, 0);
-        c.status = Status(Code::kFailedPrecondition,
-                          files[i].name + ": connector init did not return within " + limit.str() + " s; refused");
+        c.status =
+            Status(Code::kFailedPrecondition,
+                   files[i].name + ": connector init did not return within " + limit.str() + " s; refused");
         c.done = true;
         continue;
       }
@@ -174,8 +175,8 @@ std::vector<Status> probe_files(const std::vector<ProbeFile>& files, const Probe
                                                          std::to_string(sig) + " " + signal_name(sig) +
                                                          "); refused");
       } else if (WIFEXITED(ws) && WEXITSTATUS(ws) != 0) {
-        c.status =
-            Status(Code::kFailedPrecondition, files[i].name + ": " + reason_from(read_all(c.out_path), WEXITSTATUS(ws)));
+        c.status = Status(Code::kFailedPrecondition,
+                          files[i].name + ": " + reason_from(read_all(c.out_path), WEXITSTATUS(ws)));
       }
     }
     if (!pending) break;

@@ -92,9 +92,9 @@ ConnectorError read_error(std::string_view text) {
 
 Code map_code(const std::string& code, bool has_retry) {
   static const std::pair<std::string_view, Code> kAliases[] = {
-      {"invalid_input", Code::kInvalidArgument}, {"bad_request", Code::kInvalidArgument},
-      {"unauthorized", Code::kUnauthenticated},  {"forbidden", Code::kPermissionDenied},
-      {"timeout", Code::kDeadlineExceeded},      {"needs_reauth", Code::kFailedPrecondition},
+      {"invalid_input", Code::kInvalidArgument},  {"bad_request", Code::kInvalidArgument},
+      {"unauthorized", Code::kUnauthenticated},   {"forbidden", Code::kPermissionDenied},
+      {"timeout", Code::kDeadlineExceeded},       {"needs_reauth", Code::kFailedPrecondition},
       {"http_status", Code::kFailedPrecondition}, {"out_of_memory", Code::kResourceExhausted},
   };
   for (auto [name, c] : kAliases) {
@@ -239,7 +239,7 @@ LoadOutcome Registry::load_file(const std::string& path, const LoadOptions& opti
     st = refuse(path, "loading failed");
   }
   if (!st.ok()) {
-    log::warn("plugin", "connector refused", {{"reason", st.message()}});
+    if (options.log_refusal) log::warn("plugin", "connector refused", {{"reason", st.message()}});
     out.previous.reset();
     out.previous_version.clear();
   }
@@ -285,7 +285,8 @@ Status Registry::load_one(const std::string& path, const LoadOptions& options, L
   }
   if (table->struct_size < kMinTableSize) {
     return refuse(path, "connector table is " + std::to_string(table->struct_size) + " bytes, ABI " +
-                            std::to_string(WEFT_ABI_MAJOR) + ".0 needs at least " + std::to_string(kMinTableSize));
+                            std::to_string(WEFT_ABI_MAJOR) + ".0 needs at least " +
+                            std::to_string(kMinTableSize));
   }
   if (table->manifest_json == nullptr || table->create == nullptr || table->destroy == nullptr ||
       table->invoke == nullptr) {
@@ -316,7 +317,8 @@ Status Registry::load_one(const std::string& path, const LoadOptions& options, L
   info.description = json::get_string(*manifest, "description");
   info.auth = json::get(*manifest, "auth");
   info.auth_kind = json::get_string(info.auth, "kind");
-  info.settings = json::is_object(json::get(*manifest, "settings")) ? json::get(*manifest, "settings") : json::object();
+  info.settings =
+      json::is_object(json::get(*manifest, "settings")) ? json::get(*manifest, "settings") : json::object();
   auto defaults = json::new_object();
   for (const auto& [name, spec] : *json::as_object(info.settings)) {
     auto spec_obj = json::as_object(spec);
@@ -329,10 +331,11 @@ Status Registry::load_one(const std::string& path, const LoadOptions& options, L
   auto conflict = [&](const Loaded& old) -> Status {
     const bool kept = std::find(options.keep.begin(), options.keep.end(), info.id) != options.keep.end();
     if (!options.replace || kept)
-      return refuse(path, "duplicate connector id '" + info.id + "' (already loaded from " + old.info.path + ")");
+      return refuse(path,
+                    "duplicate connector id '" + info.id + "' (already loaded from " + old.info.path + ")");
     if (old.info.path != path && old.info.version == info.version)
-      return refuse(path, "connector '" + info.id + "' " + info.version + " is already loaded from " + old.info.path +
-                              "; a new version needs a new version number");
+      return refuse(path, "connector '" + info.id + "' " + info.version + " is already loaded from " +
+                              old.info.path + "; a new version needs a new version number");
     return Status::Ok();
   };
   {
@@ -351,10 +354,13 @@ Status Registry::load_one(const std::string& path, const LoadOptions& options, L
         return refuse(path, "action and trigger both named '" + name + "'; operation names must be unique");
       }
       auto input = schema::Schema::compile(json::get(spec, "input"));
-      if (!input) return refuse(path, std::string(noun) + " " + name + " input schema invalid: " + input.status().message());
+      if (!input)
+        return refuse(path,
+                      std::string(noun) + " " + name + " input schema invalid: " + input.status().message());
       auto output = schema::Schema::compile(json::get(spec, "output"));
       if (!output) {
-        return refuse(path, std::string(noun) + " " + name + " output schema invalid: " + output.status().message());
+        return refuse(
+            path, std::string(noun) + " " + name + " output schema invalid: " + output.status().message());
       }
       ActionInfo a;
       a.connector = info.id;
@@ -372,7 +378,7 @@ Status Registry::load_one(const std::string& path, const LoadOptions& options, L
       Json interval = json::get(spec, "default_interval_seconds");
       if (interval.isInteger()) a.default_interval_seconds = interval.convert<int>();
       loaded->ops->emplace(name, std::make_unique<Loaded::Operation>(
-                                    Loaded::Operation{std::move(a), std::move(*input), std::move(*output)}));
+                                     Loaded::Operation{std::move(a), std::move(*input), std::move(*output)}));
     }
   }
   for (const auto& [name, op] : *loaded->ops) {
@@ -414,7 +420,8 @@ Status Registry::load_one(const std::string& path, const LoadOptions& options, L
   } else {
     by_id_.emplace(info.id, std::move(loaded));
   }
-  log::debug("plugin", "connector loaded", {{"connector", info.id}, {"version", info.version}, {"path", path}});
+  log::debug("plugin", "connector loaded",
+             {{"connector", info.id}, {"version", info.version}, {"path", path}});
   return Status::Ok();
 }
 
@@ -470,7 +477,8 @@ std::vector<SchemaIssue> Registry::validate_input(const ActionInfo& op, const Js
   auto connector = find_loaded(op.connector);
   if (connector == nullptr) return {{"", "no connector '" + op.connector + "' is loaded"}};
   auto it = connector->ops->find(op.name);
-  if (it == connector->ops->end()) return {{"", "connector '" + op.connector + "' has no operation '" + op.name + "'"}};
+  if (it == connector->ops->end())
+    return {{"", "connector '" + op.connector + "' has no operation '" + op.name + "'"}};
   return it->second->input.validate(input);
 }
 
@@ -483,7 +491,8 @@ Result<Json> Registry::poll(const ActionInfo& op, const Json& params, const Json
   if (op.kind != OperationKind::kTrigger) {
     return Status(Code::kInvalidArgument, op.uses + " is an action; poll() takes a trigger");
   }
-  Json input = json::object({{"params", params.isEmpty() ? Json(json::new_object()) : params}, {"cursor", cursor}});
+  Json input =
+      json::object({{"params", params.isEmpty() ? Json(json::new_object()) : params}, {"cursor", cursor}});
   return call_connector(op, input, ctx, true);
 }
 
@@ -517,11 +526,12 @@ Result<Json> Registry::call_loaded(const Loaded* connector, const ActionInfo& op
   weft_buf out{nullptr, 0};
   weft_status st = WEFT_ERROR;
   try {
-    st = connector->table->invoke(connector->instance, operation.info.name.c_str(), input_text.data(), input_text.size(),
-                               &call, &out);
+    st = connector->table->invoke(connector->instance, operation.info.name.c_str(), input_text.data(),
+                                  input_text.size(), &call, &out);
   } catch (const std::exception& e) {
     internal::free_buffer(&out);
-    return Status(Code::kInternal, uses + ": the connector let an exception cross the C boundary: " + e.what());
+    return Status(Code::kInternal,
+                  uses + ": the connector let an exception cross the C boundary: " + e.what());
   } catch (...) {
     internal::free_buffer(&out);
     return Status(Code::kInternal, uses + ": the connector let an exception cross the C boundary");

@@ -38,12 +38,12 @@ struct ConnectorInfo {
   std::string version;
   std::string name;
   std::string description;
-  std::string auth_kind;  // "oauth2", "api_token", "none"
-  Json auth;              // the manifest's auth object
-  Json settings;          // the manifest's settings object ({} when absent): name -> {type, default, ...}
+  std::string auth_kind;   // "oauth2", "api_token", "none"
+  Json auth;               // the manifest's auth object
+  Json settings;           // the manifest's settings object ({} when absent): name -> {type, default, ...}
   Json settings_defaults;  // {name: default} for every setting that has one; what create() got
-  Json manifest;          // the whole manifest as loaded
-  std::string path;       // the .so it came from
+  Json manifest;           // the whole manifest as loaded
+  std::string path;        // the .so it came from
   // Sorted by name; the pointers live as long as this ConnectorInfo.
   std::vector<const ActionInfo*> actions;
   std::vector<const ActionInfo*> triggers;
@@ -60,6 +60,8 @@ struct LoadOptions {
   std::string image;
   // Ids that must not be replaced even with replace set (those loaded earlier in the same scan).
   std::vector<std::string> keep;
+  // false: a refusal is only returned, not also logged (the caller logs its own one line).
+  bool log_refusal = true;
 };
 
 // What load_file did.
@@ -125,7 +127,8 @@ class Registry final : public ActionCatalog {
   // Returns {"items": [...], "cursor": <json>}; the caller stores the cursor only after it has
   // recorded a run per item. Errors as invoke(); invalid_argument when op is not a trigger.
   // Thread-safe.
-  Result<Json> poll(const ActionInfo& op, const Json& params, const Json& cursor, const InvokeContext& ctx) const;
+  Result<Json> poll(const ActionInfo& op, const Json& params, const Json& cursor,
+                    const InvokeContext& ctx) const;
 
   // Every connector loaded now, frozen for one run (see ActionCatalog::pin).
   std::shared_ptr<const ActionCatalog> pin() const override;
@@ -137,7 +140,8 @@ class Registry final : public ActionCatalog {
 
   Status load_one(const std::string& path, const LoadOptions& options, LoadOutcome& out);
   // invoke() and poll(): validation, the ABI call, error mapping; poll selects the trigger shapes.
-  Result<Json> call_connector(const ActionInfo& op, const Json& input, const InvokeContext& ctx, bool poll) const;
+  Result<Json> call_connector(const ActionInfo& op, const Json& input, const InvokeContext& ctx,
+                              bool poll) const;
   Result<Json> call_loaded(const Loaded* connector, const ActionInfo& op, const Json& input,
                            const InvokeContext& ctx, bool poll) const;
   // The loaded connector with this id, or nullptr; holding it keeps the library loaded.
