@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "http/ip_range.hpp"
 #include "core/status.hpp"
 #include "http/client.hpp"
 
@@ -70,7 +71,7 @@ class Pool {
 
   ClientOptions options_;
   Poco::Net::Context::Ptr tls_;
-  std::vector<Poco::Net::IPAddress> allowed_;
+  std::vector<IpRange> allowed_;  // exempt from the SSRF guard
   std::mutex mu_;
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
 };
