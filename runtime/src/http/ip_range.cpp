@@ -26,7 +26,10 @@ Result<IpRange> IpRange::parse(const std::string& text) {
   const auto slash = text.find('/');
   const std::string address = text.substr(0, slash);
   Poco::Net::IPAddress ip;
-  if (address.empty() || !Poco::Net::IPAddress::tryParse(address, ip)) return bad("not an IP address");
+  if (address == "::")  // the unspecified IPv6 address, which Poco's parser refuses
+    ip = Poco::Net::IPAddress(Poco::Net::IPAddress::IPv6);
+  else if (address.empty() || !Poco::Net::IPAddress::tryParse(address, ip))
+    return bad("not an IP address");
   IpRange r;
   r.v6_ = ip.family() == Poco::Net::IPAddress::IPv6;
   const unsigned max = r.v6_ ? 128 : 32;
