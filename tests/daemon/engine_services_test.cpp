@@ -315,8 +315,9 @@ TEST(EngineServices, AnAsyncRunIsRecordedBeforeItsIdIsReturned) {
   f.dir.write("flows/a.yaml",
               "name: a\non:\n  webhook:\n    async: true\nsteps:\n  - id: call\n    uses: http.request\n"
               "    with:\n      method: GET\n      url: " +
-                  slow.url("/x") + "\n  - id: after\n    uses: http.request\n    with:\n      method: GET\n"
-                                   "      url: " +
+                  slow.url("/x") +
+                  "\n  - id: after\n    uses: http.request\n    with:\n      method: GET\n"
+                  "      url: " +
                   slow.url("/y") + "\n");
   ASSERT_TRUE(f.services->reload().ok());
   for (int i = 0; i < 20; ++i) {
@@ -325,7 +326,8 @@ TEST(EngineServices, AnAsyncRunIsRecordedBeforeItsIdIsReturned) {
     const std::string id = json::get_string(*started, "id");
     // No wait: the record must already be there, with every step.
     auto rec = f.engine->runs().get_run(id);
-    ASSERT_TRUE(rec.ok()) << "run " << id << " was answered before it was recorded: " << rec.status().to_string();
+    ASSERT_TRUE(rec.ok()) << "run " << id
+                          << " was answered before it was recorded: " << rec.status().to_string();
     EXPECT_EQ(rec->status, store::RunStatus::kRunning);
     EXPECT_EQ(rec->steps.size(), 2u);
     EXPECT_EQ(rec->workflow, "a");
@@ -354,15 +356,17 @@ TEST(EngineServices, RunsStillGoingAtShutdownAreMarkedInterruptedUnlessResumable
     resp.send() << "{}";
   });
   Fixture f;
-  const std::string body = "steps:\n  - id: call\n    uses: http.request\n    with:\n      method: GET\n      url: " +
-                           slow.url("/x") + "\n";
+  const std::string body =
+      "steps:\n  - id: call\n    uses: http.request\n    with:\n      method: GET\n      url: " +
+      slow.url("/x") + "\n";
   f.dir.write("flows/plain.yaml", "name: plain\non:\n  webhook:\n    async: true\n" + body);
   f.dir.write("flows/again.yaml", "name: again\nresume: true\non:\n  webhook:\n    async: true\n" + body);
   ASSERT_TRUE(f.services->reload().ok());
   auto a = f.services->trigger_workflow("plain", json::object({{"type", "webhook"}}), true);
   auto b = f.services->trigger_workflow("again", json::object({{"type", "webhook"}}), true);
   ASSERT_TRUE(a.ok() && b.ok());
-  for (int i = 0; i < 2000 && arrived.load() < 2; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  for (int i = 0; i < 2000 && arrived.load() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   ASSERT_EQ(arrived.load(), 2);
   EXPECT_FALSE(f.services->shutdown(std::chrono::milliseconds(100)));
   EXPECT_EQ(f.services->interrupt_unfinished("drain_timeout expired"), 1);

@@ -2,9 +2,9 @@
 // connector calling a test::LocalServer, the run store under a TempDir home.
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
-#include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPRequestHandler.h>
 #include <Poco/Net/HTTPRequestHandlerFactory.h>
+#include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/HTTPServer.h>
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
@@ -30,8 +30,8 @@
 #include <thread>
 
 #include "core/json.hpp"
-#include "sandbox.hpp"
 #include "daemon/security.hpp"
+#include "sandbox.hpp"
 #include "support/test_support.hpp"
 
 namespace weft {
@@ -512,9 +512,9 @@ TEST(ServeE2E, AuthorizeWithoutListenFinishesOnTheRunningDaemonsCallback) {
             "http://127.0.0.1:" + std::to_string(s.port) + "/oauth/callback")
       << slurp(s.home + "/serve.json");
 
-  std::vector<std::string> add = {"--home",      s.home,           "connections",     "add",
-                                  "my-rs",       "--connector",    "restream",        "--client-id",
-                                  "sandbox-client", "--client-secret", "sandbox-secret"};
+  std::vector<std::string> add = {
+      "--home",      s.home,           "connections",     "add",           "my-rs", "--connector", "restream",
+      "--client-id", "sandbox-client", "--client-secret", "sandbox-secret"};
   for (const auto& kv : restream_settings(box)) add.insert(add.end(), {"--set", kv});
   auto added = test::run_weft(add);
   ASSERT_EQ(added.exit_code, 0) << added.err;
@@ -522,8 +522,8 @@ TEST(ServeE2E, AuthorizeWithoutListenFinishesOnTheRunningDaemonsCallback) {
 
   // No --listen and no redirect_uri setting: the CLI uses the daemon's callback and waits.
   Poco::Pipe out;
-  Poco::ProcessHandle ph = Poco::Process::launch(WEFT_CLI, {"--home", s.home, "connections", "authorize", "my-rs"},
-                                                 nullptr, &out, &out);
+  Poco::ProcessHandle ph = Poco::Process::launch(
+      WEFT_CLI, {"--home", s.home, "connections", "authorize", "my-rs"}, nullptr, &out, &out);
   Poco::PipeInputStream in(out);
   std::string line, printed, url;
   while (url.empty() && std::getline(in, line)) {
@@ -533,7 +533,8 @@ TEST(ServeE2E, AuthorizeWithoutListenFinishesOnTheRunningDaemonsCallback) {
   ASSERT_FALSE(url.empty()) << printed;
   std::string location;
   EXPECT_EQ(get_url(url, &location).status, 302) << url;
-  ASSERT_EQ(location.rfind("http://127.0.0.1:" + std::to_string(s.port) + "/oauth/callback?", 0), 0u) << location;
+  ASSERT_EQ(location.rfind("http://127.0.0.1:" + std::to_string(s.port) + "/oauth/callback?", 0), 0u)
+      << location;
   Reply page = get_url(location);  // the browser reaches the daemon, which exchanges the code
   EXPECT_EQ(page.status, 200) << page.body;
   EXPECT_NE(page.body.find("my-rs"), std::string::npos) << page.body;
@@ -593,12 +594,13 @@ TEST(ServeE2E, ApiAuthorizeFollowsTheProviderToTheCallbackAndRunsUseTheConnectio
   auto daemon = s.start();
   const std::string token = s.token();
   auto settings = json::new_object();
-  for (const auto& kv : restream_settings(box)) settings->set(kv.substr(0, kv.find('=')), kv.substr(kv.find('=') + 1));
-  const std::string body = json::stringify(
-      json::object({{"name", "api-rs"},
-                    {"connector", "restream"},
-                    {"settings", Json(settings)},
-                    {"secrets", json::object({{"client_id", "sandbox-client"}, {"client_secret", "sandbox-secret"}})}}));
+  for (const auto& kv : restream_settings(box))
+    settings->set(kv.substr(0, kv.find('=')), kv.substr(kv.find('=') + 1));
+  const std::string body = json::stringify(json::object(
+      {{"name", "api-rs"},
+       {"connector", "restream"},
+       {"settings", Json(settings)},
+       {"secrets", json::object({{"client_id", "sandbox-client"}, {"client_secret", "sandbox-secret"}})}}));
   Reply created = call(s.port, "POST", "/v1/connections", token, body);
   ASSERT_EQ(created.status, 201) << created.body;
   EXPECT_EQ(json::get_string(call(s.port, "POST", "/hooks/profile", "", "{}").json(), "status"), "failed");
@@ -609,7 +611,8 @@ TEST(ServeE2E, ApiAuthorizeFollowsTheProviderToTheCallbackAndRunsUseTheConnectio
   ASSERT_EQ(url.rfind(box.url(), 0), 0u) << url;
   std::string location;
   EXPECT_EQ(get_url(url, &location).status, 302);
-  ASSERT_EQ(location.rfind("http://127.0.0.1:" + std::to_string(s.port) + "/oauth/callback?", 0), 0u) << location;
+  ASSERT_EQ(location.rfind("http://127.0.0.1:" + std::to_string(s.port) + "/oauth/callback?", 0), 0u)
+      << location;
   Reply page = get_url(location);
   EXPECT_EQ(page.status, 200) << page.body << daemon->log();
   EXPECT_EQ(connection_state(s.port, token, "api-rs"), "active");
@@ -630,8 +633,9 @@ TEST(ServeE2E, SigtermWithARunStuckPastDrainTimeoutExitsPromptlyAndRecordsItInte
   const std::string url = "http://127.0.0.1:" + std::to_string(silent.address().port()) + "/never";
   auto stuck = [&](const std::string& name, const std::string& on) {
     return "name: " + name + "\non:\n" + on +
-           "steps:\n  - id: wait\n    uses: http.request\n    timeout: 10m\n    with:\n      method: GET\n      url: " + url +
-           "\n      timeout_ms: 600000\n";
+           "steps:\n  - id: wait\n    uses: http.request\n    timeout: 10m\n    with:\n      method: GET\n   "
+           "   url: " +
+           url + "\n      timeout_ms: 600000\n";
   };
   DaemonDir s("drain_timeout: 1s\n");
   s.dir.write("flows/bg.yaml", stuck("bg", "  webhook:\n    async: true\n"));
@@ -676,8 +680,9 @@ TEST(ServeE2E, SigtermWithARunStuckPastDrainTimeoutExitsPromptlyAndRecordsItInte
 TEST(ServeE2E, AKillRightAfterA202LeavesARunTheNextStartReports) {
   Poco::Net::ServerSocket silent(Poco::Net::SocketAddress("127.0.0.1", 0));
   DaemonDir s;
-  s.dir.write("flows/bg.yaml", http_workflow("bg", "http://127.0.0.1:" + std::to_string(silent.address().port()),
-                                             "  webhook:\n    async: true\n"));
+  s.dir.write("flows/bg.yaml",
+              http_workflow("bg", "http://127.0.0.1:" + std::to_string(silent.address().port()),
+                            "  webhook:\n    async: true\n"));
   std::vector<std::string> ids;
   {
     auto daemon = s.start();
@@ -708,7 +713,8 @@ TEST(ServeE2E, SsrfGuardRefusesTheMetadataAddressAndExemptsAWholeAllowedRange) {
   // 127.0.0.0/8 (not a single /32): the upstream on 127.0.0.1 is reached; 169.254.169.254 is
   // refused after resolution (a literal: nothing to resolve), before any connect.
   DaemonDir s("ssrf_guard:\n  enabled: true\n  allow: [127.0.0.0/8, 'fd00::/8']\n");
-  s.dir.write("flows/meta.yaml", http_workflow("meta", "http://169.254.169.254/latest/meta-data/", "  webhook: {}\n"));
+  s.dir.write("flows/meta.yaml",
+              http_workflow("meta", "http://169.254.169.254/latest/meta-data/", "  webhook: {}\n"));
   s.dir.write("flows/local.yaml", http_workflow("local", upstream.url("/ok"), "  webhook: {}\n"));
   auto daemon = s.start();
   Reply meta = call(s.port, "POST", "/hooks/meta", "", R"({"who":"m"})");
@@ -722,8 +728,9 @@ TEST(ServeE2E, SsrfGuardRefusesTheMetadataAddressAndExemptsAWholeAllowedRange) {
 
   // A malformed range is a config error naming the line, not a silently ignored entry.
   test::TempDir dir;
-  const std::string cfg = dir.write("weft.yaml", "listen: 127.0.0.1:0\nssrf_guard:\n  enabled: true\n  allow:\n"
-                                                 "    - 10.20.0.0/16\n    - 10.20.0.0/33\n");
+  const std::string cfg = dir.write("weft.yaml",
+                                    "listen: 127.0.0.1:0\nssrf_guard:\n  enabled: true\n  allow:\n"
+                                    "    - 10.20.0.0/16\n    - 10.20.0.0/33\n");
   auto bad = test::run_weft({"--home", dir.path() + "/home", "serve", "--config", cfg}, {}, "", 20000);
   EXPECT_EQ(bad.exit_code, 1) << bad.err;
   EXPECT_NE(bad.err.find("weft.yaml:6:"), std::string::npos) << bad.err;
@@ -751,8 +758,9 @@ TEST(ServeE2E, AReadOnlyVaultIsAClearErrorAndTheDaemonKeepsServing) {
   s.dir.write("flows/greet.yaml", http_workflow("greet", upstream.url("/g"), "  webhook: {}\n"));
   auto daemon = s.start();
   const std::string token = s.token();
-  const std::string conn = R"({"name":"ome-%","connector":"ovenmediaengine","settings":{"api_base":"http://127.0.0.1:1"},)"
-                           R"("secrets":{"token":"ome-access-token"}})";
+  const std::string conn =
+      R"({"name":"ome-%","connector":"ovenmediaengine","settings":{"api_base":"http://127.0.0.1:1"},)"
+      R"("secrets":{"token":"ome-access-token"}})";
   auto named = [&](const std::string& n) {
     std::string b = conn;
     b.replace(b.find('%'), 1, n);
@@ -808,9 +816,11 @@ TEST(ServeE2E, JsonLogsAreOneObjectPerLineAndNeverShowASecret) {
   auto daemon = s.start();
   const std::string token = s.token();
   const std::string secret = "Zq9secretTokenValue4711xY";
-  Reply created = call(s.port, "POST", "/v1/connections", token,
-                       R"({"name":"ome","connector":"ovenmediaengine","settings":{"api_base":"http://127.0.0.1:1"},)"
-                       R"("secrets":{"token":")" + secret + R"("}})");
+  Reply created =
+      call(s.port, "POST", "/v1/connections", token,
+           R"({"name":"ome","connector":"ovenmediaengine","settings":{"api_base":"http://127.0.0.1:1"},)"
+           R"("secrets":{"token":")" +
+               secret + R"("}})");
   ASSERT_EQ(created.status, 201) << created.body;
   // A broken workflow whose file name holds the secret: the refusal is logged with the path.
   s.dir.write("flows/" + secret + ".yaml", "name: x\nsteps: 3\n");
@@ -887,7 +897,8 @@ TEST(ServeE2E, AProviderDownFailsTheRunCleanlyAndTheNextRunSucceedsOnceItIsBack)
   provider.stop();
   const auto t0 = std::chrono::steady_clock::now();
   Reply down = call(s.port, "POST", "/hooks/call", "", R"({"who":"2"})");
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15)) << "a refused connect was waited on";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15))
+      << "a refused connect was waited on";
   EXPECT_EQ(down.status, 200) << down.body;  // the run's record, failed
   EXPECT_EQ(json::get_string(down.json(), "status"), "failed") << down.body;
   EXPECT_NE(down.body.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << down.body;

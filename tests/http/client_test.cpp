@@ -1,7 +1,6 @@
 // http::Client against real loopback servers: keep-alive reuse, input refused before sending,
 // TLS failures, the AuthHook flow, the SSRF guard and resource hygiene.
 #include "http/client.hpp"
-#include "http/ip_range.hpp"
 
 #include <Poco/Net/NetException.h>
 #include <Poco/Net/ServerSocket.h>
@@ -11,6 +10,7 @@
 #include <mutex>
 #include <set>
 
+#include "http/ip_range.hpp"
 #include "http_fixtures.hpp"
 #include "raw_server.hpp"
 #include "support/test_support.hpp"
@@ -314,8 +314,9 @@ TEST(IpRange, ParsesV4AndV6PrefixesAndClassifiesWithoutAnyTraffic) {
   EXPECT_FALSE(in("fd00::/8", "10.0.0.1"));  // families never mix
   EXPECT_TRUE(in("::/0", "2a00::1"));
 
-  for (const std::string bad : {"10.20.0.0/33", "fd00::/129", "10.20.0.0/", "10.20.0.0/x", "10.20.0.0/-1",
-                                "10.300.0.0/16", "/16", "", "example.com/24", "10.20.0.0/16/1", "10.20.0.0/0016"}) {
+  for (const std::string bad :
+       {"10.20.0.0/33", "fd00::/129", "10.20.0.0/", "10.20.0.0/x", "10.20.0.0/-1", "10.300.0.0/16", "/16", "",
+        "example.com/24", "10.20.0.0/16/1", "10.20.0.0/0016"}) {
     auto r = IpRange::parse(bad);
     EXPECT_FALSE(r.ok()) << bad;
     if (!r.ok()) {

@@ -81,10 +81,11 @@ Registrar reg_add(
     "Add a connection (credentials are sealed in the vault)", run_add);
 Registrar reg_list("connections list", "[--json]", "List connections: state, scopes, expiry (never a secret)",
                    run_list);
-Registrar reg_authorize("connections authorize", "<name> [--listen HOST:PORT]",
-                        "Print the OAuth2 authorize URL and wait for the redirect: on the running weft serve's "
-                        "/oauth/callback, or on --listen HOST:PORT",
-                        run_authorize);
+Registrar reg_authorize(
+    "connections authorize", "<name> [--listen HOST:PORT]",
+    "Print the OAuth2 authorize URL and wait for the redirect: on the running weft serve's "
+    "/oauth/callback, or on --listen HOST:PORT",
+    run_authorize);
 Registrar reg_refresh("connections refresh", "<name>", "Refresh a connection's OAuth2 tokens now",
                       run_refresh);
 Registrar reg_remove("connections remove", "<name>", "Revoke (where supported) and delete a connection",

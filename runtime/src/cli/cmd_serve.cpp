@@ -80,9 +80,10 @@ int run_serve(Invocation& inv) {
   // hold the process: it is recorded interrupted (or left for the next start to resume) and the
   // process exits now, without joining the threads still inside it.
   opts.on_drain_expired = [&] {
-    const int n = services ? services->interrupt_unfinished(
-                                 "the daemon stopped (SIGTERM) and drain_timeout expired before this run finished")
-                           : 0;
+    const int n = services
+                      ? services->interrupt_unfinished(
+                            "the daemon stopped (SIGTERM) and drain_timeout expired before this run finished")
+                      : 0;
     log::warn("daemon", "exiting without waiting for the runs still going",
               {{"interrupted", std::to_string(n)}});
     std::cout.flush();

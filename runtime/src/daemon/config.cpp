@@ -289,7 +289,8 @@ Result<Config> parse_config(std::string_view text, const std::string& source, co
     if (g["allow"])
       for (const auto& c : g["allow"]) {
         if (auto r = http::IpRange::parse(c.Scalar()); !r)
-          return Status(Code::kInvalidArgument, where(source, c.Mark()) + ": ssrf_guard.allow: " + r.status().message());
+          return Status(Code::kInvalidArgument,
+                        where(source, c.Mark()) + ": ssrf_guard.allow: " + r.status().message());
         cfg.ssrf_guard.allow.push_back(c.Scalar());
       }
   }

@@ -282,8 +282,8 @@ Status EngineServices::reserve() {
   std::lock_guard<std::mutex> lk(bg_mu_);
   if (stopping_) return Status(Code::kUnavailable, "the daemon is shutting down; no new runs are started");
   if (in_flight_ >= max_background_)
-    return Status(Code::kRateLimited,
-                  std::to_string(max_background_) + " runs are already in flight; retry when some have finished");
+    return Status(Code::kRateLimited, std::to_string(max_background_) +
+                                          " runs are already in flight; retry when some have finished");
   ++in_flight_;
   return Status::Ok();
 }
@@ -423,7 +423,8 @@ Result<int> EngineServices::poll_once(const std::string& name) {
       {
         std::lock_guard<std::mutex> lk(bg_mu_);
         if (stopping_)  // the cursor stays: the rest is polled again after the restart
-          return Status(Code::kUnavailable, "the daemon is shutting down; the rest is polled after the restart");
+          return Status(Code::kUnavailable,
+                        "the daemon is shutting down; the rest is polled after the restart");
       }
       req.inputs = *inputs;
       req.trigger = json::object({{"type", "poll"}, {"uses", l->triggers.poll_uses}, {"item", item}});
@@ -588,7 +589,8 @@ Result<Json> EngineServices::trigger_workflow(const std::string& name, const Jso
     if (!r) {
       log::error("daemon", "recorded run could not start; marked failed",
                  {{"run", id}, {"workflow", wf->name}, {"error", r.status().message()}});
-      (void)engine_.runs().set_run_status(id, store::RunStatus::kFailed, r.status().message(), store::now_ms());
+      (void)engine_.runs().set_run_status(id, store::RunStatus::kFailed, r.status().message(),
+                                          store::now_ms());
     }
   });
   return json::object({{"id", id}, {"status", "running"}, {"workflow", name}});

@@ -47,7 +47,8 @@ Status write_daemon_file(const std::string& home, const RunningDaemon& d) {
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
   if (fd < 0) return Status(Code::kUnavailable, "cannot write " + path + ": " + std::strerror(errno));
   const std::string text =
-      json::stringify(json::object({{"pid", d.pid}, {"url", d.url}, {"callback_url", d.callback_url}})) + "\n";
+      json::stringify(json::object({{"pid", d.pid}, {"url", d.url}, {"callback_url", d.callback_url}})) +
+      "\n";
   const bool ok = write_all(fd, text);
   ::close(fd);
   if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {

@@ -120,8 +120,9 @@ int serve(const ServeOptions& options, Services services, Metrics* metrics) {
   if (options.on_stopping) options.on_stopping();
   watcher.stop();
   bool drained = daemon.drain(cfg->drain_timeout);
-  const auto left = std::max(std::chrono::milliseconds(0), std::chrono::duration_cast<std::chrono::milliseconds>(
-                                                               deadline - std::chrono::steady_clock::now()));
+  const auto left = std::max(
+      std::chrono::milliseconds(0),
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
   if (options.on_drain && !options.on_drain(left)) drained = false;
   if (has_home) remove_daemon_file(cfg->home, static_cast<int>(::getpid()));
   if (!drained) {

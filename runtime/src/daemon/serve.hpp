@@ -43,9 +43,9 @@ struct ServeOptions {
 // Runs until SIGTERM/SIGINT. Once bound, writes <home>/serve.json (process.hpp, RunningDaemon);
 // removed on stop. SIGTERM: on_stopping, the watcher stops, the HTTP server stops accepting and
 // drains, on_drain, and on_drain_expired when drain_timeout ran out. Exit codes: 0 after a drained
-// stop (also when drain_timeout expired; logged), 1 for a bad config or when the daemon cannot start (port in use, token file mode, pid file
-// held). Errors go to stderr as one line. Call from the main thread before any other thread starts
-// (signals are blocked process-wide by inheritance; --daemon forks). metrics may be null.
+// stop (also when drain_timeout expired; logged), 1 for a bad config or when the daemon cannot start (port in
+// use, token file mode, pid file held). Errors go to stderr as one line. Call from the main thread before any
+// other thread starts (signals are blocked process-wide by inheritance; --daemon forks). metrics may be null.
 int serve(const ServeOptions& options, Services services, Metrics* metrics = nullptr);
 
 }  // namespace weft::daemon

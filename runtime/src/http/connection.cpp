@@ -94,7 +94,8 @@ Pool::Pool(const ClientOptions& options) : options_(options) {
     if (auto r = IpRange::parse(a)) {
       allowed_.push_back(*r);
     } else {
-      log::warn("http", "ignoring allowed_private_addresses entry", {{"entry", a}, {"error", r.status().message()}});
+      log::warn("http", "ignoring allowed_private_addresses entry",
+                {{"entry", a}, {"error", r.status().message()}});
     }
   }
 }
@@ -176,7 +177,8 @@ Result<std::unique_ptr<Connection>> Pool::open(const Origin& origin, millisecond
   std::string refused;
   for (const auto& a : addresses) {
     auto range = options_.block_private_networks ? non_public_range(a) : std::nullopt;
-    bool allowed = std::any_of(allowed_.begin(), allowed_.end(), [&a](const IpRange& r) { return r.contains(a); });
+    bool allowed =
+        std::any_of(allowed_.begin(), allowed_.end(), [&a](const IpRange& r) { return r.contains(a); });
     if (range && !allowed) {
       if (refused.empty()) refused = a.toString() + " is a " + *range + " address";
       continue;
@@ -184,10 +186,10 @@ Result<std::unique_ptr<Connection>> Pool::open(const Origin& origin, millisecond
     candidates.push_back(a);
   }
   if (candidates.empty()) {
-    return Status(
-        Code::kPermissionDenied,
-        "refusing to connect to " + origin.host + ": " + refused +
-            " and block_private_networks is on (add the address or its range to allowed_private_addresses / ssrf_guard.allow to allow it)");
+    return Status(Code::kPermissionDenied,
+                  "refusing to connect to " + origin.host + ": " + refused +
+                      " and block_private_networks is on (add the address or its range to "
+                      "allowed_private_addresses / ssrf_guard.allow to allow it)");
   }
 
   Status last(Code::kUnavailable, std::string(kCannotConnect) + origin.where());

@@ -18,9 +18,9 @@
 #include <string>
 #include <vector>
 
-#include "http/ip_range.hpp"
 #include "core/status.hpp"
 #include "http/client.hpp"
+#include "http/ip_range.hpp"
 
 namespace weft::http {
 
