@@ -2,8 +2,7 @@
 //
 //   http::Client client(http::ClientOptions{});
 //   http::Request req{"GET", "https://api.example.com/v1/x"};
-//   Result<http::Response> r = client.send(req, http::CallOptions{.auth = hook, .limiter_key =
-//   "conn:my-rs"});
+//   Result<http::Response> r = client.send(req, http::CallOptions{.auth = hook, .limiter_key = "conn:my-rs"});
 //
 // Responsibilities: keep-alive pooling per origin, timeouts, TLS with verification on, clear errors
 // for DNS/connect/TLS failures, retries of 429/503 (and 502/504/connect errors/timeouts for
@@ -29,7 +28,7 @@ using Headers = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
   std::string method = "GET";
-  std::string url;  // absolute http:// or https:// URL, query included
+  std::string url;       // absolute http:// or https:// URL, query included
   Headers headers;
   std::string body;
   std::optional<std::chrono::milliseconds> timeout;  // per attempt; default from ClientOptions
@@ -61,11 +60,11 @@ struct RateSpec {
 };
 
 struct CallOptions {
-  AuthHook* auth = nullptr;         // not owned; null: no credentials
-  std::string limiter_key;          // calls sharing a key share a 429 cooldown and pacing
-  std::optional<RateSpec> rate;     // pace calls under this key to this rate
-  std::optional<bool> idempotent;   // default: by method (GET, HEAD, PUT, DELETE, OPTIONS)
-  std::optional<int> max_attempts;  // default from ClientOptions
+  AuthHook* auth = nullptr;           // not owned; null: no credentials
+  std::string limiter_key;            // calls sharing a key share a 429 cooldown and pacing
+  std::optional<RateSpec> rate;       // pace calls under this key to this rate
+  std::optional<bool> idempotent;     // default: by method (GET, HEAD, PUT, DELETE, OPTIONS)
+  std::optional<int> max_attempts;    // default from ClientOptions
   std::optional<std::chrono::steady_clock::time_point> deadline;  // overall, retries included
   // Calls are counted in Client::stats() under this label (the engine passes the connector id, so
   // the set of labels stays small); empty: under limiter_key.

@@ -1,8 +1,6 @@
 // sqlite_vault.cpp — the Vault on one SQLite file (WAL, synchronous=FULL) under the weft home:
 // storage, connection records and secrets, leases, auth states. Master keys and rotation live in
 // sqlite_vault_keys.cpp (its header comment says why rotation survives kill -9 at any point).
-#include "vault/internal/sqlite_vault.hpp"
-
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -14,19 +12,16 @@
 
 #include "core/paths.hpp"
 #include "core/redact.hpp"
+#include "vault/internal/sqlite_vault.hpp"
 
 namespace weft::vault {
 
 const char* state_name(ConnectionState s) {
   switch (s) {
-    case ConnectionState::kPending:
-      return "pending";
-    case ConnectionState::kActive:
-      return "active";
-    case ConnectionState::kNeedsReauth:
-      return "needs_reauth";
-    case ConnectionState::kRevoked:
-      return "revoked";
+    case ConnectionState::kPending: return "pending";
+    case ConnectionState::kActive: return "active";
+    case ConnectionState::kNeedsReauth: return "needs_reauth";
+    case ConnectionState::kRevoked: return "revoked";
   }
   return "pending";
 }
@@ -42,8 +37,7 @@ std::optional<ConnectionState> parse_state(const std::string& s) {
 namespace internal {
 
 std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -76,16 +70,15 @@ CREATE TABLE IF NOT EXISTS auth_states (state_hash TEXT PRIMARY KEY, connection 
 Status check_name(const std::string& name) {
   static const std::regex kName("[a-z0-9][a-z0-9_-]{0,63}");
   if (std::regex_match(name, kName)) return Status::Ok();
-  return {Code::kInvalidArgument,
-          "invalid connection name '" + name +
-              "': use 1-64 characters from a-z, 0-9, '_' and '-', starting with a letter "
-              "or digit (no '/', '..' or paths)"};
+  return {Code::kInvalidArgument, "invalid connection name '" + name +
+                                      "': use 1-64 characters from a-z, 0-9, '_' and '-', starting with a letter "
+                                      "or digit (no '/', '..' or paths)"};
 }
 
 Status check_field(const std::string& name, const std::string& field) {
   if (field.empty() || field.size() > kMaxFieldLength || field.find('\0') != std::string::npos) {
-    return {Code::kInvalidArgument,
-            "invalid secret field name for connection '" + name + "': it must be 1-128 bytes without NUL"};
+    return {Code::kInvalidArgument, "invalid secret field name for connection '" + name +
+                                        "': it must be 1-128 bytes without NUL"};
   }
   return Status::Ok();
 }
@@ -141,12 +134,12 @@ class RelaxedSync {
   in::Db& db_;
 };
 
+
 }  // namespace
 
 Status SqliteVault::open_db() {
   std::string err;
-  if (!paths::ensure_private_dir(home_, err))
-    return {Code::kUnavailable, "cannot create weft home " + home_ + ": " + err};
+  if (!paths::ensure_private_dir(home_, err)) return {Code::kUnavailable, "cannot create weft home " + home_ + ": " + err};
   const std::string db_path = home_ + "/vault.db";
   // Create the file 0600 before SQLite does (it would use 0644 & ~umask); -wal and -shm inherit it.
   // Only a file that did not exist is opened and closed here: close() on a file another SQLite
@@ -154,15 +147,13 @@ Status SqliteVault::open_db() {
   struct stat st {};
   if (::stat(db_path.c_str(), &st) != 0) {
     const int fd = ::open(db_path.c_str(), O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-    if (fd < 0 && errno != EEXIST)
-      return {Code::kUnavailable, "cannot create " + db_path + ": " + std::strerror(errno)};
+    if (fd < 0 && errno != EEXIST) return {Code::kUnavailable, "cannot create " + db_path + ": " + std::strerror(errno)};
     if (fd >= 0) ::close(fd);
   }
   WEFT_RETURN_IF_ERROR(db_.open(db_path, kBusyTimeoutMs));
   // WAL lets readers run beside the one writer; FULL syncs the WAL at each commit, so a token pair
   // is on disk before update() returns; secure_delete overwrites removed secrets in the file.
-  WEFT_RETURN_IF_ERROR(
-      db_.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"));
+  WEFT_RETURN_IF_ERROR(db_.exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"));
   in::WriteTxn txn(db_);
   WEFT_RETURN_IF_ERROR(txn.status());
   WEFT_RETURN_IF_ERROR(db_.exec(kSchema));
@@ -172,12 +163,11 @@ Status SqliteVault::open_db() {
   WEFT_RETURN_IF_ERROR(q.status());
   if (version > kSchemaVersion) {
     return {Code::kFailedPrecondition, db_path + " has schema version " + std::to_string(version) +
-                                           ", newer than this weft understands (" +
-                                           std::to_string(kSchemaVersion) + "); upgrade weft"};
+                                           ", newer than this weft understands (" + std::to_string(kSchemaVersion) +
+                                           "); upgrade weft"};
   }
   if (version == 0) {
-    WEFT_RETURN_IF_ERROR(
-        in::Stmt(db_, "INSERT INTO schema_version (version) VALUES (?)").bind(1, kSchemaVersion).run());
+    WEFT_RETURN_IF_ERROR(in::Stmt(db_, "INSERT INTO schema_version (version) VALUES (?)").bind(1, kSchemaVersion).run());
   }
   return txn.commit();
 }
@@ -193,10 +183,7 @@ Result<std::string> SqliteVault::read_meta(const std::string& key) {
 
 Status SqliteVault::write_meta(const std::string& key, const std::string& value) {
   if (value.empty()) return in::Stmt(db_, "DELETE FROM meta WHERE key = ?").bind(1, key).run();
-  return in::Stmt(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)")
-      .bind(1, key)
-      .bind(2, value)
-      .run();
+  return in::Stmt(db_, "INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)").bind(1, key).bind(2, value).run();
 }
 
 Result<std::string> SqliteVault::seal_secret(const std::string& name, const std::string& field,
@@ -206,39 +193,29 @@ Result<std::string> SqliteVault::seal_secret(const std::string& name, const std:
 
 Status SqliteVault::write_record(const ConnectionRecord& r, bool insert, std::int64_t generation,
                                  std::int64_t created_at) {
-  const char* sql =
-      insert ? "INSERT INTO connections (connector, state, scopes, access_expires_at, refresh_expires_at, "
-               "last_error, created_at, updated_at, generation, name) VALUES (?,?,?,?,?,?,?,?,?,?)"
-             : "UPDATE connections SET connector=?, state=?, scopes=?, access_expires_at=?, "
-               "refresh_expires_at=?, last_error=?, created_at=?, updated_at=?, generation=? WHERE name=?";
+  const char* sql = insert
+                        ? "INSERT INTO connections (connector, state, scopes, access_expires_at, refresh_expires_at, "
+                          "last_error, created_at, updated_at, generation, name) VALUES (?,?,?,?,?,?,?,?,?,?)"
+                        : "UPDATE connections SET connector=?, state=?, scopes=?, access_expires_at=?, "
+                          "refresh_expires_at=?, last_error=?, created_at=?, updated_at=?, generation=? WHERE name=?";
   in::Stmt s(db_, sql);
   s.bind(1, r.connector).bind(2, state_name(r.state)).bind(3, join_scopes(r.scopes));
-  if (r.access_expires_at)
-    s.bind(4, *r.access_expires_at);
-  else
-    s.bind_null(4);
-  if (r.refresh_expires_at)
-    s.bind(5, *r.refresh_expires_at);
-  else
-    s.bind_null(5);
+  if (r.access_expires_at) s.bind(4, *r.access_expires_at); else s.bind_null(4);
+  if (r.refresh_expires_at) s.bind(5, *r.refresh_expires_at); else s.bind_null(5);
   s.bind(6, r.last_error).bind(7, created_at).bind(8, now_s()).bind(9, generation).bind(10, r.name);
   WEFT_RETURN_IF_ERROR(s.run());
   WEFT_RETURN_IF_ERROR(in::Stmt(db_, "DELETE FROM settings WHERE connection = ?").bind(1, r.name).run());
   for (const auto& [k, v] : r.settings) {
     WEFT_RETURN_IF_ERROR(in::Stmt(db_, "INSERT INTO settings (connection, key, value) VALUES (?, ?, ?)")
-                             .bind(1, r.name)
-                             .bind(2, k)
-                             .bind(3, v)
-                             .run());
+                             .bind(1, r.name).bind(2, k).bind(3, v).run());
   }
   return Status::Ok();
 }
 
 Status SqliteVault::read_record(const std::string& name, ConnectionRecord& out, bool& found) {
-  in::Stmt q(
-      db_,
-      "SELECT connector, state, scopes, access_expires_at, refresh_expires_at, last_error, created_at, "
-      "updated_at, generation FROM connections WHERE name = ?");
+  in::Stmt q(db_,
+             "SELECT connector, state, scopes, access_expires_at, refresh_expires_at, last_error, created_at, "
+             "updated_at, generation FROM connections WHERE name = ?");
   q.bind(1, name);
   found = q.step();
   WEFT_RETURN_IF_ERROR(q.status());
@@ -247,9 +224,7 @@ Status SqliteVault::read_record(const std::string& name, ConnectionRecord& out, 
   out.name = name;
   out.connector = q.text(0);
   auto st = parse_state(q.text(1));
-  if (!st)
-    return {Code::kDataLoss,
-            "connection '" + name + "' has an unknown state '" + q.text(1) + "' in vault.db"};
+  if (!st) return {Code::kDataLoss, "connection '" + name + "' has an unknown state '" + q.text(1) + "' in vault.db"};
   out.state = *st;
   out.scopes = split_scopes(q.text(2));
   if (!q.is_null(3)) out.access_expires_at = q.int64(3);
@@ -264,8 +239,7 @@ Status SqliteVault::read_record(const std::string& name, ConnectionRecord& out, 
   return s.status();
 }
 
-Status SqliteVault::create(const ConnectionRecord& record,
-                           const std::map<std::string, std::string>& secrets) {
+Status SqliteVault::create(const ConnectionRecord& record, const std::map<std::string, std::string>& secrets) {
   WEFT_RETURN_IF_ERROR(check_name(record.name));
   for (const auto& [field, value] : secrets) WEFT_RETURN_IF_ERROR(check_field(record.name, field));
   std::lock_guard lock(mu_);
@@ -282,10 +256,7 @@ Status SqliteVault::create(const ConnectionRecord& record,
     auto sealed = seal_secret(record.name, field, value);
     if (!sealed) return sealed.status();
     WEFT_RETURN_IF_ERROR(in::Stmt(db_, "INSERT INTO secrets (connection, field, sealed) VALUES (?, ?, ?)")
-                             .bind(1, record.name)
-                             .bind(2, field)
-                             .bind_blob(3, *sealed)
-                             .run());
+                             .bind(1, record.name).bind(2, field).bind_blob(3, *sealed).run());
   }
   return txn.commit();
 }
@@ -374,8 +345,7 @@ Status SqliteVault::update(const ConnectionRecord& record, const SecretChanges& 
   WEFT_RETURN_IF_ERROR(read_record(record.name, existing, found));
   if (!found) return {Code::kNotFound, "no connection named '" + record.name + "'"};
   if (expected_generation && *expected_generation != existing.generation) {
-    return {Code::kFailedPrecondition, "connection '" + record.name +
-                                           "' was changed by another writer (generation " +
+    return {Code::kFailedPrecondition, "connection '" + record.name + "' was changed by another writer (generation " +
                                            std::to_string(existing.generation) + ", expected " +
                                            std::to_string(*expected_generation) + "); re-read it and retry"};
   }
@@ -383,20 +353,14 @@ Status SqliteVault::update(const ConnectionRecord& record, const SecretChanges& 
   for (const auto& [field, value] : changes) {
     if (!value) {
       WEFT_RETURN_IF_ERROR(in::Stmt(db_, "DELETE FROM secrets WHERE connection = ? AND field = ?")
-                               .bind(1, record.name)
-                               .bind(2, field)
-                               .run());
+                               .bind(1, record.name).bind(2, field).run());
       continue;
     }
     redact::add_secret(*value);
     auto sealed = seal_secret(record.name, field, *value);
     if (!sealed) return sealed.status();
-    WEFT_RETURN_IF_ERROR(
-        in::Stmt(db_, "INSERT OR REPLACE INTO secrets (connection, field, sealed) VALUES (?, ?, ?)")
-            .bind(1, record.name)
-            .bind(2, field)
-            .bind_blob(3, *sealed)
-            .run());
+    WEFT_RETURN_IF_ERROR(in::Stmt(db_, "INSERT OR REPLACE INTO secrets (connection, field, sealed) VALUES (?, ?, ?)")
+                             .bind(1, record.name).bind(2, field).bind_blob(3, *sealed).run());
   }
   return txn.commit();
 }
@@ -409,9 +373,8 @@ Status SqliteVault::remove(const std::string& name) {
   in::Stmt del(db_, "DELETE FROM connections WHERE name = ?");
   WEFT_RETURN_IF_ERROR(del.bind(1, name).run());
   if (del.changes() == 0) return {Code::kNotFound, "no connection named '" + name + "'"};
-  for (const char* sql :
-       {"DELETE FROM secrets WHERE connection = ?", "DELETE FROM settings WHERE connection = ?",
-        "DELETE FROM leases WHERE name = ?", "DELETE FROM auth_states WHERE connection = ?"}) {
+  for (const char* sql : {"DELETE FROM secrets WHERE connection = ?", "DELETE FROM settings WHERE connection = ?",
+                          "DELETE FROM leases WHERE name = ?", "DELETE FROM auth_states WHERE connection = ?"}) {
     WEFT_RETURN_IF_ERROR(in::Stmt(db_, sql).bind(1, name).run());
   }
   return txn.commit();
@@ -431,12 +394,8 @@ Result<bool> SqliteVault::try_lease(const std::string& name, const std::string& 
   q.bind(1, name);
   if (q.step() && q.text(0) != owner && q.int64(1) > now) return false;
   WEFT_RETURN_IF_ERROR(q.status());
-  WEFT_RETURN_IF_ERROR(
-      in::Stmt(db_, "INSERT OR REPLACE INTO leases (name, owner, expires_ms) VALUES (?, ?, ?)")
-          .bind(1, name)
-          .bind(2, owner)
-          .bind(3, now + ttl_ms)
-          .run());
+  WEFT_RETURN_IF_ERROR(in::Stmt(db_, "INSERT OR REPLACE INTO leases (name, owner, expires_ms) VALUES (?, ?, ?)")
+                           .bind(1, name).bind(2, owner).bind(3, now + ttl_ms).run());
   WEFT_RETURN_IF_ERROR(txn.commit());
   return true;
 }
@@ -464,16 +423,11 @@ Status SqliteVault::put_auth_state(const AuthState& s) {
   auto sealed = in::seal(keys_.at(current_id_), kAuthContext, hash, s.code_verifier);
   if (!sealed) return sealed.status();
   WEFT_RETURN_IF_ERROR(in::Stmt(db_, "DELETE FROM auth_states WHERE expires_at <= ?").bind(1, now_s()).run());
-  in::Stmt ins(
-      db_,
-      "INSERT OR IGNORE INTO auth_states (state_hash, connection, verifier, redirect_uri, expires_at) "
-      "VALUES (?, ?, ?, ?, ?)");
-  WEFT_RETURN_IF_ERROR(ins.bind(1, hash)
-                           .bind(2, s.connection)
-                           .bind_blob(3, *sealed)
-                           .bind(4, s.redirect_uri)
-                           .bind(5, s.expires_at)
-                           .run());
+  in::Stmt ins(db_,
+               "INSERT OR IGNORE INTO auth_states (state_hash, connection, verifier, redirect_uri, expires_at) "
+               "VALUES (?, ?, ?, ?, ?)");
+  WEFT_RETURN_IF_ERROR(
+      ins.bind(1, hash).bind(2, s.connection).bind_blob(3, *sealed).bind(4, s.redirect_uri).bind(5, s.expires_at).run());
   if (ins.changes() == 0) return {Code::kAlreadyExists, "this authorization state is already pending"};
   return txn.commit();
 }
@@ -498,8 +452,7 @@ Result<AuthState> SqliteVault::take_auth_state(const std::string& state) {
   {
     in::WriteTxn txn(db_);
     WEFT_RETURN_IF_ERROR(txn.status());
-    in::Stmt q(db_,
-               "SELECT connection, verifier, redirect_uri, expires_at FROM auth_states WHERE state_hash = ?");
+    in::Stmt q(db_, "SELECT connection, verifier, redirect_uri, expires_at FROM auth_states WHERE state_hash = ?");
     q.bind(1, hash);
     if (!q.step()) {
       WEFT_RETURN_IF_ERROR(q.status());

@@ -37,8 +37,8 @@ struct ConnectionRecord {
   std::string name;       // [a-z0-9][a-z0-9_-]{0,63}, unique
   std::string connector;  // connector id
   ConnectionState state = ConnectionState::kPending;
-  std::map<std::string, std::string> settings;     // non-secret settings (api_base, token_url ...)
-  std::vector<std::string> scopes;                 // granted scopes
+  std::map<std::string, std::string> settings;  // non-secret settings (api_base, token_url ...)
+  std::vector<std::string> scopes;              // granted scopes
   std::optional<std::int64_t> access_expires_at;   // epoch seconds
   std::optional<std::int64_t> refresh_expires_at;  // epoch seconds
   std::string last_error;                          // why it needs re-auth, etc.; never a secret
@@ -66,8 +66,7 @@ class Vault {
   virtual ~Vault() = default;
 
   // Adds a connection. kAlreadyExists when the name is taken; kInvalidArgument for a bad name.
-  virtual Status create(const ConnectionRecord& record,
-                        const std::map<std::string, std::string>& secrets) = 0;
+  virtual Status create(const ConnectionRecord& record, const std::map<std::string, std::string>& secrets) = 0;
   // kNotFound when absent.
   virtual Result<ConnectionRecord> get(const std::string& name) = 0;
   virtual Result<std::vector<ConnectionRecord>> list() = 0;

@@ -72,10 +72,8 @@ class SqliteVault final : public Vault {
   Status sync_current_key();
   // Inside a write transaction: re-seals every secret and auth verifier with `key`.
   Status reseal_all(const in::MasterKey& key);
-  Result<std::string> seal_secret(const std::string& name, const std::string& field,
-                                  const std::string& value);
-  Status write_record(const ConnectionRecord& record, bool insert, std::int64_t generation,
-                      std::int64_t created_at);
+  Result<std::string> seal_secret(const std::string& name, const std::string& field, const std::string& value);
+  Status write_record(const ConnectionRecord& record, bool insert, std::int64_t generation, std::int64_t created_at);
   Status read_record(const std::string& name, ConnectionRecord& out, bool& found);
   Status wrong_key(const std::string& sealed_with, const std::string& have) const;
   Status promote_next_key(const std::string& current_id);
