@@ -622,7 +622,21 @@ TEST(ServeE2E, ApiAuthorizeFollowsTheProviderToTheCallbackAndRunsUseTheConnectio
   EXPECT_EQ(json::get_string(run.json(), "status"), "succeeded") << run.body;
   EXPECT_NE(run.body.find("sandbox"), std::string::npos) << run.body;
   EXPECT_EQ(run.body.find("sandbox-secret"), std::string::npos);
+
+  // The provider revokes the grant: the next call's refresh is refused, the connection turns
+  // needs_reauth, and that transition is logged once (not by the auth module and the daemon both).
+  ASSERT_EQ(call(box.port(), "POST", "/_control/restream/revoke-all").status, 200);
+  Reply revoked = call(s.port, "POST", "/hooks/profile", "", "{}");
+  EXPECT_EQ(json::get_string(revoked.json(), "status"), "failed") << revoked.body;
+  EXPECT_EQ(connection_state(s.port, token, "api-rs"), "needs_reauth");
+  EXPECT_EQ(json::get_string(call(s.port, "POST", "/hooks/profile", "", "{}").json(), "status"), "failed");
   EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
+  const std::string log = daemon->log();
+  std::size_t logged = 0;
+  for (auto at = log.find("connection needs re-authorization"); at != std::string::npos;
+       at = log.find("connection needs re-authorization", at + 1))
+    ++logged;
+  EXPECT_EQ(logged, 1u) << log;
 }
 
 // ---- SIGTERM with a run that never finishes ---------------------------------------------------
