@@ -297,3 +297,88 @@ TEST(EngineServices, MetricsShowHttpCallsRetriesAndCooldownsPerConnector) {
 
 }  // namespace
 }  // namespace weft::daemon
+
+namespace weft::daemon {
+namespace {
+
+// Item: an async run is answered with an id only once it is recorded. The upstream holds the step,
+// so the background thread is inside the run (or not started yet) while the record is checked.
+TEST(EngineServices, AnAsyncRunIsRecordedBeforeItsIdIsReturned) {
+  std::atomic<bool> release{false};
+  test::LocalServer slow([&](Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) {
+    for (int i = 0; i < 2000 && !release.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    resp.setContentType("application/json");
+    resp.send() << "{}";
+  });
+  Fixture f;
+  f.dir.write("flows/a.yaml",
+              "name: a\non:\n  webhook:\n    async: true\nsteps:\n  - id: call\n    uses: http.request\n"
+              "    with:\n      method: GET\n      url: " +
+                  slow.url("/x") +
+                  "\n  - id: after\n    uses: http.request\n    with:\n      method: GET\n"
+                  "      url: " +
+                  slow.url("/y") + "\n");
+  ASSERT_TRUE(f.services->reload().ok());
+  for (int i = 0; i < 20; ++i) {
+    auto started = f.services->trigger_workflow("a", json::object({{"type", "webhook"}}), true);
+    ASSERT_TRUE(started.ok()) << started.status().to_string();
+    const std::string id = json::get_string(*started, "id");
+    // No wait: the record must already be there, with every step.
+    auto rec = f.engine->runs().get_run(id);
+    ASSERT_TRUE(rec.ok()) << "run " << id
+                          << " was answered before it was recorded: " << rec.status().to_string();
+    EXPECT_EQ(rec->status, store::RunStatus::kRunning);
+    EXPECT_EQ(rec->steps.size(), 2u);
+    EXPECT_EQ(rec->workflow, "a");
+  }
+  release = true;
+  EXPECT_TRUE(f.services->shutdown(std::chrono::seconds(30)));
+  store::RunQuery q;
+  q.workflow = "a";
+  auto runs = f.engine->runs().list_runs(q);
+  ASSERT_TRUE(runs.ok());
+  ASSERT_EQ(runs->size(), 20u);
+  for (const auto& r : *runs) EXPECT_EQ(r.status, store::RunStatus::kSucceeded) << r.id << " " << r.error;
+  EXPECT_EQ(slow.requests(), 40);  // each run executed every step once, from the first
+}
+
+// A run still going when the drain gives up is marked interrupted; a `resume: true` one is left
+// running for the next start.
+TEST(EngineServices, RunsStillGoingAtShutdownAreMarkedInterruptedUnlessResumable) {
+  std::atomic<bool> release{false};
+  std::atomic<int> arrived{0};
+  test::LocalServer slow([&](Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) {
+    ++arrived;
+    for (int i = 0; i < 4000 && !release.load(); ++i)
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    resp.setContentType("application/json");
+    resp.send() << "{}";
+  });
+  Fixture f;
+  const std::string body =
+      "steps:\n  - id: call\n    uses: http.request\n    with:\n      method: GET\n      url: " +
+      slow.url("/x") + "\n";
+  f.dir.write("flows/plain.yaml", "name: plain\non:\n  webhook:\n    async: true\n" + body);
+  f.dir.write("flows/again.yaml", "name: again\nresume: true\non:\n  webhook:\n    async: true\n" + body);
+  ASSERT_TRUE(f.services->reload().ok());
+  auto a = f.services->trigger_workflow("plain", json::object({{"type", "webhook"}}), true);
+  auto b = f.services->trigger_workflow("again", json::object({{"type", "webhook"}}), true);
+  ASSERT_TRUE(a.ok() && b.ok());
+  for (int i = 0; i < 2000 && arrived.load() < 2; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  ASSERT_EQ(arrived.load(), 2);
+  EXPECT_FALSE(f.services->shutdown(std::chrono::milliseconds(100)));
+  EXPECT_EQ(f.services->interrupt_unfinished("drain_timeout expired"), 1);
+  auto plain = f.engine->runs().get_run(json::get_string(*a, "id"));
+  auto again = f.engine->runs().get_run(json::get_string(*b, "id"));
+  ASSERT_TRUE(plain.ok() && again.ok());
+  EXPECT_EQ(plain->status, store::RunStatus::kInterrupted);
+  EXPECT_NE(plain->error.find("drain_timeout expired"), std::string::npos) << plain->error;
+  EXPECT_EQ(again->status, store::RunStatus::kRunning);
+  release = true;
+  EXPECT_TRUE(f.services->shutdown(std::chrono::seconds(30)));
+}
+
+}  // namespace
+}  // namespace weft::daemon

@@ -2,9 +2,16 @@
 // connector calling a test::LocalServer, the run store under a TempDir home.
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
+#include <Poco/Net/HTTPRequestHandler.h>
+#include <Poco/Net/HTTPRequestHandlerFactory.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/HTTPServer.h>
+#include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/StreamSocket.h>
+#include <Poco/Pipe.h>
+#include <Poco/PipeStream.h>
+#include <Poco/Process.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 #include <fcntl.h>
@@ -24,6 +31,7 @@
 
 #include "core/json.hpp"
 #include "daemon/security.hpp"
+#include "sandbox.hpp"
 #include "support/test_support.hpp"
 
 namespace weft {
@@ -130,10 +138,10 @@ struct DaemonDir {
   unsigned short port = free_port();
   std::string home = dir.path() + "/home";
   std::string config;
-  DaemonDir() {
+  explicit DaemonDir(const std::string& extra = "drain_timeout: 10s\n") {
     config = dir.write("weft.yaml", "listen: 127.0.0.1:" + std::to_string(port) +
                                         "\nhome: home\nworkflows: flows\nconnectors: [" +
-                                        test::connector_dir() + "]\ndrain_timeout: 10s\n");
+                                        test::connector_dir() + "]\n" + extra);
     dir.write("flows/.keep", "");
   }
   std::unique_ptr<ServeProcess> start() {
@@ -605,6 +613,468 @@ TEST(ServeE2E, ConnectorsWhoseInitAbortsCrashesOrHangsAreRefusedAndTheDaemonStay
                         "connector refused;"),
             1u)
       << log;
+
+// ---- OAuth through the daemon's GET /oauth/callback -------------------------------------------
+
+// A GET of an absolute loopback URL without following redirects: status, Location and body.
+Reply get_url(const std::string& url, std::string* location = nullptr) {
+  try {
+    Poco::URI uri(url);
+    Poco::Net::HTTPClientSession session("127.0.0.1", uri.getPort());
+    session.setTimeout(Poco::Timespan(20, 0));
+    Poco::Net::HTTPRequest req("GET", uri.getPathAndQuery(), Poco::Net::HTTPMessage::HTTP_1_1);
+    session.sendRequest(req);
+    Poco::Net::HTTPResponse resp;
+    Reply r;
+    Poco::StreamCopier::copyToString(session.receiveResponse(resp), r.body);
+    r.status = resp.getStatus();
+    if (location != nullptr) *location = resp.get("Location", "");
+    return r;
+  } catch (const std::exception&) {
+    return {};
+  }
+}
+
+std::vector<std::string> restream_settings(const sandbox::Sandbox& box) {
+  return {"authorize_url=" + box.url("/restream/login"), "token_url=" + box.url("/restream/oauth/token"),
+          "revoke_url=" + box.url("/restream/oauth/revoke"), "api_base=" + box.url("/restream")};
+}
+
+std::string connection_state(unsigned short port, const std::string& token, const std::string& name) {
+  auto list = json::as_array(call(port, "GET", "/v1/connections", token).json());
+  for (std::size_t i = 0; list && i < list->size(); ++i)
+    if (json::get_string(list->get(i), "name") == name) return json::get_string(list->get(i), "state");
+  return "absent";
+}
+
+TEST(ServeE2E, AuthorizeWithoutListenFinishesOnTheRunningDaemonsCallback) {
+  sandbox::Sandbox box{sandbox::Options{}};
+  std::string error;
+  ASSERT_TRUE(box.start(error)) << error;
+  DaemonDir s;
+  auto daemon = s.start();
+  const std::string token = s.token();
+  // The daemon says where it is, for the CLI of the same home.
+  auto parsed = json::parse(slurp(s.home + "/serve.json"));
+  ASSERT_TRUE(parsed.ok()) << slurp(s.home + "/serve.json");
+  const Json where = *parsed;
+  EXPECT_EQ(json::get_string(where, "callback_url"),
+            "http://127.0.0.1:" + std::to_string(s.port) + "/oauth/callback")
+      << slurp(s.home + "/serve.json");
+
+  std::vector<std::string> add = {
+      "--home",      s.home,           "connections",     "add",           "my-rs", "--connector", "restream",
+      "--client-id", "sandbox-client", "--client-secret", "sandbox-secret"};
+  for (const auto& kv : restream_settings(box)) add.insert(add.end(), {"--set", kv});
+  auto added = test::run_weft(add);
+  ASSERT_EQ(added.exit_code, 0) << added.err;
+  EXPECT_EQ(connection_state(s.port, token, "my-rs"), "pending");
+
+  // No --listen and no redirect_uri setting: the CLI uses the daemon's callback and waits.
+  Poco::Pipe out;
+  Poco::ProcessHandle ph = Poco::Process::launch(
+      WEFT_CLI, {"--home", s.home, "connections", "authorize", "my-rs"}, nullptr, &out, &out);
+  Poco::PipeInputStream in(out);
+  std::string line, printed, url;
+  while (url.empty() && std::getline(in, line)) {
+    printed += line + "\n";
+    if (auto at = line.find(box.url()); at != std::string::npos) url = line.substr(at);
+  }
+  ASSERT_FALSE(url.empty()) << printed;
+  std::string location;
+  EXPECT_EQ(get_url(url, &location).status, 302) << url;
+  ASSERT_EQ(location.rfind("http://127.0.0.1:" + std::to_string(s.port) + "/oauth/callback?", 0), 0u)
+      << location;
+  Reply page = get_url(location);  // the browser reaches the daemon, which exchanges the code
+  EXPECT_EQ(page.status, 200) << page.body;
+  EXPECT_NE(page.body.find("my-rs"), std::string::npos) << page.body;
+  std::string rest;
+  Poco::StreamCopier::copyToString(in, rest);
+  const int code = ph.wait();
+  EXPECT_EQ(code, 0) << printed << rest;
+  EXPECT_NE((printed + rest).find("connection 'my-rs' is active"), std::string::npos) << printed << rest;
+  EXPECT_EQ((printed + rest).find("sandbox-secret"), std::string::npos) << "a secret was printed";
+  EXPECT_EQ(connection_state(s.port, token, "my-rs"), "active");
+  EXPECT_EQ(get_url(location).status, 403);  // the state was single-use
+
+  // The daemon's callback refusing (a denied authorization) is reported, not waited for 10 minutes.
+  Poco::Pipe out2;
+  Poco::ProcessHandle denied = Poco::Process::launch(
+      WEFT_CLI, {"--home", s.home, "connections", "authorize", "my-rs"}, nullptr, &out2, &out2);
+  Poco::PipeInputStream in2(out2);
+  std::string printed2, url2;
+  while (url2.empty() && std::getline(in2, line)) {
+    printed2 += line + "\n";
+    if (auto at = line.find(box.url()); at != std::string::npos) url2 = line.substr(at);
+  }
+  ASSERT_FALSE(url2.empty()) << printed2;
+  const std::string state = Poco::URI(url2).getQueryParameters().empty() ? "" : [&] {
+    for (const auto& [k, v] : Poco::URI(url2).getQueryParameters())
+      if (k == "state") return v;
+    return std::string();
+  }();
+  ASSERT_FALSE(state.empty()) << url2;
+  Reply refused = get_url("http://127.0.0.1:" + std::to_string(s.port) +
+                          "/oauth/callback?error=access_denied&state=" + state);
+  EXPECT_EQ(refused.status, 403) << refused.body;
+  std::string rest2;
+  Poco::StreamCopier::copyToString(in2, rest2);
+  EXPECT_EQ(denied.wait(), 1) << printed2 << rest2;
+  EXPECT_NE(rest2.find("did not complete"), std::string::npos) << printed2 << rest2;
+  EXPECT_EQ(connection_state(s.port, token, "my-rs"), "active");  // the earlier grant is untouched
+
+  EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
+  EXPECT_FALSE(std::filesystem::exists(s.home + "/serve.json"));
+
+  // No daemon, no --listen, no redirect_uri: one line saying how to finish.
+  auto alone = test::run_weft({"--home", s.home, "connections", "authorize", "my-rs"});
+  EXPECT_EQ(alone.exit_code, 1) << alone.out << alone.err;
+  EXPECT_NE(alone.err.find("weft serve"), std::string::npos) << alone.err;
+  EXPECT_NE(alone.err.find("--listen HOST:PORT"), std::string::npos) << alone.err;
+}
+
+TEST(ServeE2E, ApiAuthorizeFollowsTheProviderToTheCallbackAndRunsUseTheConnection) {
+  sandbox::Sandbox box{sandbox::Options{}};
+  std::string error;
+  ASSERT_TRUE(box.start(error)) << error;
+  DaemonDir s;
+  s.dir.write("flows/profile.yaml",
+              "name: profile\non:\n  webhook: {}\nsteps:\n  - id: me\n    uses: restream.get_profile\n"
+              "    connection: api-rs\n");
+  auto daemon = s.start();
+  const std::string token = s.token();
+  auto settings = json::new_object();
+  for (const auto& kv : restream_settings(box))
+    settings->set(kv.substr(0, kv.find('=')), kv.substr(kv.find('=') + 1));
+  const std::string body = json::stringify(json::object(
+      {{"name", "api-rs"},
+       {"connector", "restream"},
+       {"settings", Json(settings)},
+       {"secrets", json::object({{"client_id", "sandbox-client"}, {"client_secret", "sandbox-secret"}})}}));
+  Reply created = call(s.port, "POST", "/v1/connections", token, body);
+  ASSERT_EQ(created.status, 201) << created.body;
+  EXPECT_EQ(json::get_string(call(s.port, "POST", "/hooks/profile", "", "{}").json(), "status"), "failed");
+
+  Reply started = call(s.port, "POST", "/v1/connections/api-rs/authorize", token);
+  ASSERT_EQ(started.status, 200) << started.body;
+  const std::string url = json::get_string(started.json(), "authorize_url");
+  ASSERT_EQ(url.rfind(box.url(), 0), 0u) << url;
+  std::string location;
+  EXPECT_EQ(get_url(url, &location).status, 302);
+  ASSERT_EQ(location.rfind("http://127.0.0.1:" + std::to_string(s.port) + "/oauth/callback?", 0), 0u)
+      << location;
+  Reply page = get_url(location);
+  EXPECT_EQ(page.status, 200) << page.body << daemon->log();
+  EXPECT_EQ(connection_state(s.port, token, "api-rs"), "active");
+
+  // The engine uses the tokens the callback stored.
+  Reply run = call(s.port, "POST", "/hooks/profile", "", "{}");
+  EXPECT_EQ(json::get_string(run.json(), "status"), "succeeded") << run.body;
+  EXPECT_NE(run.body.find("sandbox"), std::string::npos) << run.body;
+  EXPECT_EQ(run.body.find("sandbox-secret"), std::string::npos);
+
+  // The provider revokes the grant: the next call's refresh is refused, the connection turns
+  // needs_reauth, and that transition is logged once (not by the auth module and the daemon both).
+  ASSERT_EQ(call(box.port(), "POST", "/_control/restream/revoke-all").status, 200);
+  Reply revoked = call(s.port, "POST", "/hooks/profile", "", "{}");
+  EXPECT_EQ(json::get_string(revoked.json(), "status"), "failed") << revoked.body;
+  EXPECT_EQ(connection_state(s.port, token, "api-rs"), "needs_reauth");
+  EXPECT_EQ(json::get_string(call(s.port, "POST", "/hooks/profile", "", "{}").json(), "status"), "failed");
+  EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
+  const std::string log = daemon->log();
+  std::size_t logged = 0;
+  for (auto at = log.find("connection needs re-authorization"); at != std::string::npos;
+       at = log.find("connection needs re-authorization", at + 1))
+    ++logged;
+  EXPECT_EQ(logged, 1u) << log;
+}
+
+// ---- SIGTERM with a run that never finishes ---------------------------------------------------
+
+TEST(ServeE2E, SigtermWithARunStuckPastDrainTimeoutExitsPromptlyAndRecordsItInterrupted) {
+  // Accepts connections (the kernel completes the handshake into the backlog) and never answers.
+  Poco::Net::ServerSocket silent(Poco::Net::SocketAddress("127.0.0.1", 0));
+  const std::string url = "http://127.0.0.1:" + std::to_string(silent.address().port()) + "/never";
+  auto stuck = [&](const std::string& name, const std::string& on) {
+    return "name: " + name + "\non:\n" + on +
+           "steps:\n  - id: wait\n    uses: http.request\n    timeout: 10m\n    with:\n      method: GET\n   "
+           "   url: " +
+           url + "\n      timeout_ms: 600000\n";
+  };
+  DaemonDir s("drain_timeout: 1s\n");
+  s.dir.write("flows/bg.yaml", stuck("bg", "  webhook:\n    async: true\n"));
+  s.dir.write("flows/fg.yaml", stuck("fg", "  webhook: {}\n"));
+  auto daemon = s.start();
+  const std::string token = s.token();
+  Reply bg = call(s.port, "POST", "/hooks/bg", "", "{}");
+  ASSERT_EQ(bg.status, 202) << bg.body;
+  const std::string bg_id = json::get_string(bg.json(), "id");
+  std::thread caller([&] { call(s.port, "POST", "/hooks/fg", "", "{}"); });  // never answered
+  auto step_running = [&](const std::string& query) {
+    auto runs = json::as_array(call(s.port, "GET", "/v1/runs?" + query, token).json());
+    if (!runs || runs->size() != 1) return false;
+    Reply one = call(s.port, "GET", "/v1/runs/" + json::get_string(runs->get(0), "id"), token);
+    auto steps = json::as_array(json::get(one.json(), "steps"));
+    return steps && steps->size() == 1 && json::get_string(steps->get(0), "status") == "running";
+  };
+  ASSERT_TRUE(eventually([&] { return step_running("workflow=bg") && step_running("workflow=fg"); }))
+      << daemon->log();
+
+  const auto t0 = std::chrono::steady_clock::now();
+  const int code = daemon->stop(SIGTERM);
+  const auto took = std::chrono::steady_clock::now() - t0;
+  caller.join();
+  EXPECT_EQ(code, 0) << daemon->log();
+  EXPECT_GE(took, std::chrono::milliseconds(900)) << "the drain did not wait";
+  EXPECT_LT(took, std::chrono::seconds(20)) << daemon->log();
+  EXPECT_NE(daemon->log().find("drain timeout expired"), std::string::npos) << daemon->log();
+
+  auto again = s.start();
+  Reply bg_run = call(s.port, "GET", "/v1/runs/" + bg_id, token);
+  EXPECT_EQ(json::get_string(bg_run.json(), "status"), "interrupted") << bg_run.body;
+  EXPECT_NE(bg_run.body.find("drain_timeout"), std::string::npos) << bg_run.body;
+  auto fg = json::as_array(call(s.port, "GET", "/v1/runs?workflow=fg", token).json());
+  ASSERT_TRUE(fg && fg->size() == 1);
+  EXPECT_EQ(json::get_string(fg->get(0), "status"), "interrupted");
+  EXPECT_EQ(again->stop(SIGTERM), 0) << again->log();
+}
+
+// ---- a 202 means the run is recorded ----------------------------------------------------------
+
+TEST(ServeE2E, AKillRightAfterA202LeavesARunTheNextStartReports) {
+  Poco::Net::ServerSocket silent(Poco::Net::SocketAddress("127.0.0.1", 0));
+  DaemonDir s;
+  s.dir.write("flows/bg.yaml",
+              http_workflow("bg", "http://127.0.0.1:" + std::to_string(silent.address().port()),
+                            "  webhook:\n    async: true\n"));
+  std::vector<std::string> ids;
+  {
+    auto daemon = s.start();
+    for (int i = 0; i < 5; ++i) {
+      Reply r = call(s.port, "POST", "/hooks/bg", "", R"({"who":"k"})");
+      ASSERT_EQ(r.status, 202) << r.body;
+      ids.push_back(json::get_string(r.json(), "id"));
+    }
+    EXPECT_EQ(daemon->stop(SIGKILL), 128 + SIGKILL);  // right after the last 202
+  }
+  auto daemon = s.start();
+  const std::string token = s.token();
+  for (const auto& id : ids) {
+    Reply r = call(s.port, "GET", "/v1/runs/" + id, token);
+    EXPECT_EQ(r.status, 200) << id << " " << r.body;
+    EXPECT_EQ(json::get_string(r.json(), "status"), "interrupted") << r.body;
+  }
+  EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
+}
+
+// ---- the SSRF guard and its CIDR exemptions ---------------------------------------------------
+
+TEST(ServeE2E, SsrfGuardRefusesTheMetadataAddressAndExemptsAWholeAllowedRange) {
+  test::LocalServer upstream([](Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) {
+    resp.setContentType("application/json");
+    resp.send() << "{}";
+  });
+  // 127.0.0.0/8 (not a single /32): the upstream on 127.0.0.1 is reached; 169.254.169.254 is
+  // refused after resolution (a literal: nothing to resolve), before any connect.
+  DaemonDir s("ssrf_guard:\n  enabled: true\n  allow: [127.0.0.0/8, 'fd00::/8']\n");
+  s.dir.write("flows/meta.yaml",
+              http_workflow("meta", "http://169.254.169.254/latest/meta-data/", "  webhook: {}\n"));
+  s.dir.write("flows/local.yaml", http_workflow("local", upstream.url("/ok"), "  webhook: {}\n"));
+  auto daemon = s.start();
+  Reply meta = call(s.port, "POST", "/hooks/meta", "", R"({"who":"m"})");
+  EXPECT_EQ(json::get_string(meta.json(), "status"), "failed") << meta.body;
+  EXPECT_NE(meta.body.find("refusing to connect to 169.254.169.254"), std::string::npos) << meta.body;
+  EXPECT_NE(meta.body.find("link-local"), std::string::npos) << meta.body;
+  Reply local = call(s.port, "POST", "/hooks/local", "", R"({"who":"l"})");
+  EXPECT_EQ(json::get_string(local.json(), "status"), "succeeded") << local.body;
+  EXPECT_EQ(upstream.requests(), 1);
+  EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
+
+  // A malformed range is a config error naming the line, not a silently ignored entry.
+  test::TempDir dir;
+  const std::string cfg = dir.write("weft.yaml",
+                                    "listen: 127.0.0.1:0\nssrf_guard:\n  enabled: true\n  allow:\n"
+                                    "    - 10.20.0.0/16\n    - 10.20.0.0/33\n");
+  auto bad = test::run_weft({"--home", dir.path() + "/home", "serve", "--config", cfg}, {}, "", 20000);
+  EXPECT_EQ(bad.exit_code, 1) << bad.err;
+  EXPECT_NE(bad.err.find("weft.yaml:6:"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("10.20.0.0/33"), std::string::npos) << bad.err;
+  EXPECT_NE(bad.err.find("prefix length is at most 32"), std::string::npos) << bad.err;
+}
+
+// ---- faults: a read-only vault, JSON logs, a provider down then back --------------------------
+
+// chattr +i / -i on each path; false when it is not possible here.
+bool set_immutable(const std::vector<std::string>& paths, bool on) {
+  for (const auto& p : paths) {
+    auto r = test::run_process("/usr/bin/chattr", {on ? "+i" : "-i", p}, {}, "", 10000);
+    if (r.exit_code != 0) return false;
+  }
+  return true;
+}
+
+TEST(ServeE2E, AReadOnlyVaultIsAClearErrorAndTheDaemonKeepsServing) {
+  test::LocalServer upstream([](Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) {
+    resp.setContentType("application/json");
+    resp.send() << "{}";
+  });
+  DaemonDir s;
+  s.dir.write("flows/greet.yaml", http_workflow("greet", upstream.url("/g"), "  webhook: {}\n"));
+  auto daemon = s.start();
+  const std::string token = s.token();
+  const std::string conn =
+      R"({"name":"ome-%","connector":"ovenmediaengine","settings":{"api_base":"http://127.0.0.1:1"},)"
+      R"("secrets":{"token":"ome-access-token"}})";
+  auto named = [&](const std::string& n) {
+    std::string b = conn;
+    b.replace(b.find('%'), 1, n);
+    return b;
+  };
+  ASSERT_EQ(call(s.port, "POST", "/v1/connections", token, named("a")).status, 201);
+
+  // Root ignores file modes: the vault files are made immutable instead (or read-only as a user).
+  std::vector<std::string> files;
+  for (const char* f : {"/vault.db", "/vault.db-wal"})
+    if (std::filesystem::exists(s.home + f)) files.push_back(s.home + f);
+  ASSERT_FALSE(files.empty());
+  struct Restore {
+    std::vector<std::string> files;
+    bool immutable = false;
+    ~Restore() {
+      if (immutable) set_immutable(files, false);
+      for (const auto& f : files) ::chmod(f.c_str(), 0600);
+    }
+  } restore{files};
+  if (::geteuid() == 0) {
+    if (!set_immutable(files, true)) GTEST_SKIP() << "running as root without a working chattr +i";
+    restore.immutable = true;
+  } else {
+    for (const auto& f : files) ASSERT_EQ(::chmod(f.c_str(), 0400), 0);
+  }
+  Reply refused = call(s.port, "POST", "/v1/connections", token, named("b"));
+  EXPECT_GE(refused.status, 400) << refused.body;
+  EXPECT_LT(refused.status, 600) << refused.body;
+  // The one-line error names the file that could not be written.
+  EXPECT_NE(json::get_string(json::get(refused.json(), "error"), "message").find("vault.db"),
+            std::string::npos)
+      << refused.body;
+
+  // Everything else goes on: health, reads of the vault, runs.
+  EXPECT_EQ(call(s.port, "GET", "/healthz").status, 200);
+  EXPECT_EQ(connection_state(s.port, token, "ome-a"), "active");
+  Reply run = call(s.port, "POST", "/hooks/greet", "", R"({"who":"r"})");
+  EXPECT_EQ(json::get_string(run.json(), "status"), "succeeded") << run.body;
+
+  // Writable again: the same request works, no restart needed.
+  if (restore.immutable) {
+    ASSERT_TRUE(set_immutable(files, false));
+    restore.immutable = false;
+  } else {
+    for (const auto& f : files) ::chmod(f.c_str(), 0600);
+  }
+  Reply later = call(s.port, "POST", "/v1/connections", token, named("b"));
+  EXPECT_EQ(later.status, 201) << later.body;
+  EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
+}
+
+TEST(ServeE2E, JsonLogsAreOneObjectPerLineAndNeverShowASecret) {
+  DaemonDir s("log_format: json\ndrain_timeout: 10s\n");
+  auto daemon = s.start();
+  const std::string token = s.token();
+  const std::string secret = "Zq9secretTokenValue4711xY";
+  Reply created =
+      call(s.port, "POST", "/v1/connections", token,
+           R"({"name":"ome","connector":"ovenmediaengine","settings":{"api_base":"http://127.0.0.1:1"},)"
+           R"("secrets":{"token":")" +
+               secret + R"("}})");
+  ASSERT_EQ(created.status, 201) << created.body;
+  // A broken workflow whose file name holds the secret: the refusal is logged with the path.
+  s.dir.write("flows/" + secret + ".yaml", "name: x\nsteps: 3\n");
+  Reply reload = call(s.port, "POST", "/v1/reload", token);
+  ASSERT_EQ(reload.status, 200) << reload.body;
+  EXPECT_EQ(daemon->stop(SIGTERM), 0);
+  const std::string log = daemon->log();
+  EXPECT_EQ(log.find(secret), std::string::npos) << log;
+  std::istringstream lines(log);
+  std::string line;
+  int count = 0;
+  bool refusal_logged = false;
+  while (std::getline(lines, line)) {
+    ++count;
+    auto doc = json::parse(line);
+    ASSERT_TRUE(doc.ok() && json::is_object(*doc)) << "not one JSON object: " << line;
+    EXPECT_FALSE(json::get_string(*doc, "msg").empty()) << line;
+    if (line.find("workflow refused") != std::string::npos) refusal_logged = true;
+  }
+  EXPECT_GE(count, 3) << log;
+  EXPECT_TRUE(refusal_logged) << log;
+}
+
+// A server on a fixed loopback port that can be stopped and started again.
+class FixedPortServer {
+ public:
+  explicit FixedPortServer(unsigned short port) : port_(port) {}
+  void start() {
+    socket_ = Poco::Net::ServerSocket();
+    socket_.bind(Poco::Net::SocketAddress("127.0.0.1", port_), true);
+    socket_.listen();
+    auto* params = new Poco::Net::HTTPServerParams;
+    params->setMaxThreads(4);
+    params->setKeepAlive(false);
+    server_ = std::make_unique<Poco::Net::HTTPServer>(new Factory, socket_, params);
+    server_->start();
+  }
+  // Down for real: the listening socket is closed, so a connect is refused at once.
+  void stop() {
+    if (server_) server_->stopAll(true);
+    server_.reset();
+    socket_.close();
+  }
+  ~FixedPortServer() { stop(); }
+
+ private:
+  struct Handler : Poco::Net::HTTPRequestHandler {
+    void handleRequest(Poco::Net::HTTPServerRequest&, Poco::Net::HTTPServerResponse& resp) override {
+      resp.setContentType("application/json");
+      resp.send() << R"({"up":true})";
+    }
+  };
+  struct Factory : Poco::Net::HTTPRequestHandlerFactory {
+    Poco::Net::HTTPRequestHandler* createRequestHandler(const Poco::Net::HTTPServerRequest&) override {
+      return new Handler;
+    }
+  };
+  unsigned short port_;
+  Poco::Net::ServerSocket socket_;
+  std::unique_ptr<Poco::Net::HTTPServer> server_;
+};
+
+TEST(ServeE2E, AProviderDownFailsTheRunCleanlyAndTheNextRunSucceedsOnceItIsBack) {
+  const unsigned short port = free_port();
+  FixedPortServer provider(port);
+  DaemonDir s;
+  s.dir.write("flows/call.yaml",
+              http_workflow("call", "http://127.0.0.1:" + std::to_string(port) + "/x", "  webhook: {}\n"));
+  auto daemon = s.start();
+  provider.start();  // after the fork: the daemon must not inherit the listening socket
+  EXPECT_EQ(json::get_string(call(s.port, "POST", "/hooks/call", "", R"({"who":"1"})").json(), "status"),
+            "succeeded");
+
+  provider.stop();
+  const auto t0 = std::chrono::steady_clock::now();
+  Reply down = call(s.port, "POST", "/hooks/call", "", R"({"who":"2"})");
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(15))
+      << "a refused connect was waited on";
+  EXPECT_EQ(down.status, 200) << down.body;  // the run's record, failed
+  EXPECT_EQ(json::get_string(down.json(), "status"), "failed") << down.body;
+  EXPECT_NE(down.body.find("127.0.0.1:" + std::to_string(port)), std::string::npos) << down.body;
+  EXPECT_EQ(call(s.port, "GET", "/healthz").status, 200);
+
+  provider.start();
+  Reply back = call(s.port, "POST", "/hooks/call", "", R"({"who":"3"})");
+  EXPECT_EQ(json::get_string(back.json(), "status"), "succeeded") << back.body;
+  EXPECT_NE(back.body.find(R"("up":true)"), std::string::npos) << back.body;
+  EXPECT_EQ(daemon->stop(SIGTERM), 0) << daemon->log();
 }
 
 }  // namespace

@@ -10,6 +10,7 @@
 #include <mutex>
 #include <set>
 
+#include "http/ip_range.hpp"
 #include "http_fixtures.hpp"
 #include "raw_server.hpp"
 #include "support/test_support.hpp"
@@ -260,6 +261,71 @@ TEST(HttpClient, SsrfGuardRefusesLoopbackUnlessAllowListed) {
   auto r = allowed.send({"GET", server.url("/")});
   ASSERT_TRUE(r.ok()) << r.status().to_string();
   EXPECT_EQ(r->body, "internal");
+}
+
+TEST(HttpClient, SsrfGuardExemptsWholeCidrRangesNotTheirNeighbours) {
+  LocalServer server([](auto&, auto& resp) { resp.send() << "internal"; });
+  ClientOptions o = fast_options();
+  o.block_private_networks = true;
+  o.allowed_private_addresses = {"127.0.0.0/30", "10.20.0.0/16"};  // 127.0.0.1 is inside the /30
+  Client allowed(o);
+  auto r = allowed.send({"GET", server.url("/")});
+  ASSERT_TRUE(r.ok()) << r.status().to_string();
+  EXPECT_EQ(r->body, "internal");
+  o.allowed_private_addresses = {"127.0.0.4/30", "::1/128"};  // 127.0.0.4-7: not 127.0.0.1
+  Client outside(o);
+  auto refused = outside.send({"GET", server.url("/")});
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().code(), Code::kPermissionDenied) << refused.status().message();
+  EXPECT_EQ(server.requests(), 1);
+}
+
+TEST(IpRange, ParsesV4AndV6PrefixesAndClassifiesWithoutAnyTraffic) {
+  using Poco::Net::IPAddress;
+  auto in = [](const std::string& range, const std::string& addr) {
+    auto r = IpRange::parse(range);
+    EXPECT_TRUE(r.ok()) << range << ": " << r.status().message();
+    return r.ok() && r->contains(IPAddress(addr));
+  };
+  EXPECT_TRUE(in("10.20.0.0/16", "10.20.0.1"));
+  EXPECT_TRUE(in("10.20.0.0/16", "10.20.255.254"));
+  EXPECT_FALSE(in("10.20.0.0/16", "10.21.0.1"));
+  EXPECT_FALSE(in("10.20.0.0/16", "10.19.255.255"));
+  EXPECT_TRUE(in("10.20.1.0/16", "10.20.200.1"));  // host bits past the prefix are ignored
+  EXPECT_TRUE(in("172.16.0.0/12", "172.31.1.1"));
+  EXPECT_FALSE(in("172.16.0.0/12", "172.32.0.1"));
+  EXPECT_TRUE(in("192.168.1.128/25", "192.168.1.200"));
+  EXPECT_FALSE(in("192.168.1.128/25", "192.168.1.127"));
+  EXPECT_TRUE(in("169.254.169.254/32", "169.254.169.254"));
+  EXPECT_FALSE(in("169.254.169.254/32", "169.254.169.253"));
+  EXPECT_TRUE(in("169.254.169.254", "169.254.169.254"));  // a single address is a /32
+  EXPECT_TRUE(in("0.0.0.0/0", "8.8.8.8"));
+  EXPECT_TRUE(in("10.0.0.0/8", "::ffff:10.1.2.3"));  // IPv4-mapped IPv6 matches the v4 range
+  EXPECT_FALSE(in("10.0.0.0/8", "fd00::1"));
+  EXPECT_TRUE(in("fd00::/8", "fd12:3456::1"));
+  EXPECT_FALSE(in("fd00::/8", "fe80::1"));
+  EXPECT_TRUE(in("fe80::/10", "febf::1"));
+  EXPECT_FALSE(in("fe80::/10", "fec0::1"));
+  EXPECT_TRUE(in("2001:db8::/32", "2001:db8:ffff::1"));
+  EXPECT_FALSE(in("2001:db8::/32", "2001:db9::1"));
+  EXPECT_TRUE(in("::1/128", "::1"));
+  EXPECT_TRUE(in("::1", "::1"));
+  EXPECT_FALSE(in("::1/128", "::2"));
+  EXPECT_FALSE(in("fd00::/8", "10.0.0.1"));  // families never mix
+  EXPECT_TRUE(in("::/0", "2a00::1"));
+
+  for (const std::string bad :
+       {"10.20.0.0/33", "fd00::/129", "10.20.0.0/", "10.20.0.0/x", "10.20.0.0/-1", "10.300.0.0/16", "/16", "",
+        "example.com/24", "10.20.0.0/16/1", "10.20.0.0/0016"}) {
+    auto r = IpRange::parse(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), Code::kInvalidArgument) << bad;
+      EXPECT_NE(r.status().message().find("not a CIDR range"), std::string::npos) << r.status().message();
+    }
+  }
+  EXPECT_EQ(IpRange::parse("10.20.0.0/16")->prefix(), 16u);
+  EXPECT_TRUE(IpRange::parse("fd00::/8")->v6());
 }
 
 int open_fds() {

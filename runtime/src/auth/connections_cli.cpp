@@ -15,7 +15,9 @@
 #include <condition_variable>
 #include <iomanip>
 #include <mutex>
+#include <optional>
 #include <ostream>
+#include <thread>
 
 #include "core/json.hpp"
 #include "core/redact.hpp"
@@ -215,10 +217,69 @@ int cli_remove(ConnectionManager& m, const std::string& name, std::ostream& out,
   return kOk;
 }
 
+namespace {
+
+// The redirect goes to a running daemon's /oauth/callback; the daemon's complete() takes the state
+// and stores the tokens in the vault shared with this process, which is watched here.
+int authorize_via_daemon(ConnectionManager& m, const std::string& name, const AuthorizeCliOptions& opts,
+                         std::ostream& out, std::ostream& err) {
+  vault::Vault& v = *opts.vault;
+  auto before = v.get(name);
+  if (!before) return fail(err, before.status());
+  const std::string& callback = *opts.daemon_callback;
+  auto start = m.authorize(name, callback);
+  if (!start) return fail(err, start.status());
+  out << "Open this URL in a browser to authorize '" << name << "':\n"
+      << start->url << "\n"
+      << "Waiting for the running weft serve to receive the redirect on " << callback
+      << " (Ctrl-C aborts) ...\n";
+  out.flush();
+  if (opts.on_url) opts.on_url(start->url);
+  using Clock = std::chrono::steady_clock;
+  const auto deadline = Clock::now() + opts.wait;
+  std::optional<Clock::time_point> taken;  // when the daemon consumed the state
+  while (true) {
+    std::this_thread::sleep_for(opts.poll);
+    auto pending = v.has_auth_state(start->state);
+    if (pending && !*pending && !taken) taken = Clock::now();
+    auto rec = v.get(name);
+    if (!rec) return fail(err, rec.status());
+    const bool written = rec->generation != before->generation;
+    if (written && (taken || !pending) && rec->state == vault::ConnectionState::kActive) {
+      out << "connection '" << name << "' is active\n";
+      return kOk;
+    }
+    if (taken && Clock::now() - *taken > opts.exchange_grace) {
+      err << "weft: the daemon received the redirect for '" << name
+          << "' but the authorization did not complete (denied at the provider, or the code exchange "
+             "failed: the browser page and the daemon's log say why); run `weft connections authorize "
+          << name << "` again\n";
+      return kFailure;
+    }
+    if (Clock::now() > deadline) {
+      err << "weft: no redirect reached the daemon on " << callback << " within " << opts.wait.count()
+          << " s; run `weft connections authorize " << name << "` again\n";
+      return kFailure;
+    }
+  }
+}
+
+}  // namespace
+
 int cli_authorize(ConnectionManager& m, const std::string& name, const AuthorizeCliOptions& opts,
                   std::ostream& out, std::ostream& err) {
+  if (!opts.listen && opts.daemon_callback && opts.vault != nullptr)
+    return authorize_via_daemon(m, name, opts, out, err);
   if (!opts.listen) {
     auto start = m.authorize(name, "");
+    if (!start && start.status().code() == Code::kInvalidArgument &&
+        start.status().message().rfind("no redirect URI", 0) == 0) {
+      err << "weft: nothing can receive the redirect for '" << name
+          << "': no weft serve is running for this home and the connection has no redirect_uri setting; "
+             "start `weft serve` and run `weft connections authorize "
+          << name << "` again (it then uses the daemon's /oauth/callback), or pass --listen HOST:PORT\n";
+      return kFailure;
+    }
     if (!start) return fail(err, start.status());
     out << start->url << "\n";
     if (opts.on_url) opts.on_url(start->url);

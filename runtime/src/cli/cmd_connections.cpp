@@ -5,6 +5,7 @@
 #include "auth/connections_cli.hpp"
 #include "cli/command.hpp"
 #include "cli/common.hpp"
+#include "daemon/process.hpp"
 #include "engine/engine.hpp"
 
 namespace weft::cli {
@@ -48,8 +49,16 @@ int run_authorize(Invocation& inv) {
   opts.listen = inv.take_option("listen");
   if (!inv.check_positionals(1, 1)) return kExitUsage;
   const std::string name = inv.args[0];
-  return with_connections(
-      inv, [&](auth::ConnectionManager& m) { return auth::cli_authorize(m, name, opts, inv.out, inv.err); });
+  auto e = open_engine(inv);
+  if (!e) return kExitFailure;
+  // A `weft serve` on this home receives the redirect on its /oauth/callback.
+  if (!opts.listen) {
+    if (auto d = daemon::find_running_daemon(inv.global.home)) {
+      opts.daemon_callback = d->callback_url;
+      opts.vault = &e->vault();
+    }
+  }
+  return auth::cli_authorize(e->connections(), name, opts, inv.out, inv.err);
 }
 
 int run_refresh(Invocation& inv) {
@@ -72,9 +81,11 @@ Registrar reg_add(
     "Add a connection (credentials are sealed in the vault)", run_add);
 Registrar reg_list("connections list", "[--json]", "List connections: state, scopes, expiry (never a secret)",
                    run_list);
-Registrar reg_authorize("connections authorize", "<name> [--listen HOST:PORT]",
-                        "Print the OAuth2 authorize URL; --listen waits for the redirect and completes it",
-                        run_authorize);
+Registrar reg_authorize(
+    "connections authorize", "<name> [--listen HOST:PORT]",
+    "Print the OAuth2 authorize URL and wait for the redirect: on the running weft serve's "
+    "/oauth/callback, or on --listen HOST:PORT",
+    run_authorize);
 Registrar reg_refresh("connections refresh", "<name>", "Refresh a connection's OAuth2 tokens now",
                       run_refresh);
 Registrar reg_remove("connections remove", "<name>", "Revoke (where supported) and delete a connection",

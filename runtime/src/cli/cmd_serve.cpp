@@ -3,6 +3,7 @@
 // the config is known and wires daemon::EngineServices into it.
 #include <cstdlib>
 #include <filesystem>
+#include <iostream>
 #include <memory>
 #include <optional>
 
@@ -33,7 +34,6 @@ int run_serve(Invocation& inv) {
   daemon::Metrics metrics;
   std::unique_ptr<engine::Engine> engine;
   std::unique_ptr<daemon::EngineServices> services;
-  std::chrono::milliseconds drain{30000};
   // One daemon per home: a second one would take the first one's running runs for interrupted.
   std::optional<daemon::PidFile> home_lock;
   opts.on_config = [&](const daemon::Config& cfg, daemon::Services& out) -> Status {
@@ -51,20 +51,10 @@ int run_serve(Invocation& inv) {
     std::vector<std::string> watched(inv.global.connector_dirs.begin() + 1, inv.global.connector_dirs.end());
     watched.insert(watched.end(), cfg.connectors.begin(), cfg.connectors.end());
     eo.http.block_private_networks = cfg.ssrf_guard.enabled;
-    for (const auto& range : cfg.ssrf_guard.allow) {
-      // The HTTP client exempts single addresses: a /32 or /128 range is one; wider ones are not
-      // supported yet and say so.
-      const auto slash = range.find('/');
-      const std::string bits = range.substr(slash + 1);
-      if (bits == "32" || bits == "128")
-        eo.http.allowed_private_addresses.push_back(range.substr(0, slash));
-      else
-        log::warn("daemon", "ssrf_guard.allow: only single addresses (/32, /128) are exempted; range ignored",
-                  {{"range", range}});
-    }
-    eo.on_needs_reauth = [](const std::string& name, const std::string& reason) {
-      log::warn("daemon", "connection needs re-authorization", {{"connection", name}, {"reason", reason}});
-    };
+    // CIDR ranges (checked when the config was parsed) and single addresses, matched after DNS
+    // resolution against the address connected to.
+    eo.http.allowed_private_addresses = cfg.ssrf_guard.allow;
+    // A connection turning needs_reauth is logged once, by the auth module ("auth" component).
     auto e = engine::Engine::open(eo);
     if (!e) return e.status();
     engine = std::move(*e);
@@ -81,7 +71,6 @@ int run_serve(Invocation& inv) {
     auto loaded = services->reload();
     if (!loaded) return loaded.status();
     log::info("daemon", "workflows loaded", {{"summary", json::stringify(*loaded)}});
-    drain = cfg.drain_timeout;
     out = services->services();
     return Status::Ok();
   };
@@ -95,11 +84,25 @@ int run_serve(Invocation& inv) {
     // on use with a 60 s skew): every 30 s, whatever expires within 5 minutes.
     services->start_refresher(std::chrono::seconds(30), std::chrono::seconds(300));
   };
+  opts.on_stopping = [&] {
+    if (services) services->stop_triggers();
+  };
+  opts.on_drain = [&](std::chrono::milliseconds left) { return !services || services->shutdown(left); };
+  // A run that outlives drain_timeout (a step stuck on a provider that never answers) must not
+  // hold the process: it is recorded interrupted (or left for the next start to resume) and the
+  // process exits now, without joining the threads still inside it.
+  opts.on_drain_expired = [&] {
+    const int n = services
+                      ? services->interrupt_unfinished(
+                            "the daemon stopped (SIGTERM) and drain_timeout expired before this run finished")
+                      : 0;
+    log::warn("daemon", "exiting without waiting for the runs still going",
+              {{"interrupted", std::to_string(n)}});
+    std::cout.flush();
+    std::cerr.flush();
+    std::_Exit(0);
+  };
   int rc = daemon::serve(opts, daemon::Services{}, &metrics);
-  if (services && !services->shutdown(drain))
-    log::warn("daemon",
-              "drain timeout expired with runs still going; they resume or are marked interrupted on the "
-              "next start");
   return rc;
 }
 

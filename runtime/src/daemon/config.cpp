@@ -23,6 +23,7 @@
 #include "core/embedded.hpp"
 #include "core/json.hpp"
 #include "core/paths.hpp"
+#include "http/ip_range.hpp"
 
 namespace weft::daemon {
 namespace {
@@ -286,7 +287,12 @@ Result<Config> parse_config(std::string_view text, const std::string& source, co
     if (g["enabled"])
       cfg.ssrf_guard.enabled = json::get(json::get(doc, "ssrf_guard"), "enabled").convert<bool>();
     if (g["allow"])
-      for (const auto& c : g["allow"]) cfg.ssrf_guard.allow.push_back(c.Scalar());
+      for (const auto& c : g["allow"]) {
+        if (auto r = http::IpRange::parse(c.Scalar()); !r)
+          return Status(Code::kInvalidArgument,
+                        where(source, c.Mark()) + ": ssrf_guard.allow: " + r.status().message());
+        cfg.ssrf_guard.allow.push_back(c.Scalar());
+      }
   }
   if (root["public_url"]) {
     cfg.public_url = root["public_url"].Scalar();

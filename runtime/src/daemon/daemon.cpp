@@ -99,6 +99,8 @@ bool Daemon::stop(std::chrono::milliseconds drain) {
   return drained;
 }
 
+bool Daemon::drain(std::chrono::milliseconds drain) { return server_ ? server_->drain(drain) : true; }
+
 std::uint16_t Daemon::port() const { return server_ ? server_->port() : 0; }
 
 void Daemon::add_routes() {

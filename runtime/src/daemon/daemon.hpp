@@ -34,6 +34,9 @@ class Daemon {
   Status start();
   // Stops accepting and drains in-flight requests up to drain; true when all finished.
   bool stop(std::chrono::milliseconds drain);
+  // Stops accepting and waits up to drain for in-flight requests without joining the workers; true
+  // when none is left. stop() afterwards finishes the job.
+  bool drain(std::chrono::milliseconds drain);
   std::uint16_t port() const;
   const std::string& admin_token() const { return token_; }
   const Router& router() const { return router_; }

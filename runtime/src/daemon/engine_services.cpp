@@ -368,39 +368,83 @@ Result<Json> EngineServices::reload() {
 
 void EngineServices::start_scheduler() { scheduler_.start(); }
 
-Status EngineServices::spawn(std::function<void()> fn) {
-  {
-    std::lock_guard<std::mutex> lk(bg_mu_);
-    if (stopping_) return Status(Code::kUnavailable, "the daemon is shutting down; no new runs are started");
-    if (in_flight_ >= max_background_)
-      return Status(Code::kRateLimited, std::to_string(max_background_) +
-                                            " runs are already in flight; retry when some have finished");
-    ++in_flight_;
-  }
+Status EngineServices::reserve() {
+  std::lock_guard<std::mutex> lk(bg_mu_);
+  if (stopping_) return Status(Code::kUnavailable, "the daemon is shutting down; no new runs are started");
+  if (in_flight_ >= max_background_)
+    return Status(Code::kRateLimited, std::to_string(max_background_) +
+                                          " runs are already in flight; retry when some have finished");
+  ++in_flight_;
+  return Status::Ok();
+}
+
+void EngineServices::unreserve() {
+  std::lock_guard<std::mutex> lk(bg_mu_);
+  --in_flight_;
+  bg_cv_.notify_all();
+}
+
+void EngineServices::launch(std::function<void()> fn) {
   std::thread([this, fn = std::move(fn)] {
     try {
       fn();
     } catch (const std::exception& e) {
       log::error("daemon", "background run threw", {{"error", e.what()}});
     }
-    std::lock_guard<std::mutex> lk(bg_mu_);
-    --in_flight_;
-    bg_cv_.notify_all();
+    unreserve();
   }).detach();
+}
+
+Status EngineServices::spawn(std::function<void()> fn) {
+  WEFT_RETURN_IF_ERROR(reserve());
+  launch(std::move(fn));
   return Status::Ok();
 }
 
-bool EngineServices::shutdown(std::chrono::milliseconds drain) {
+void EngineServices::stop_triggers() {
   scheduler_.stop();
   {
     std::lock_guard<std::mutex> lk(bg_mu_);
     stopping_ = true;
   }
   bg_cv_.notify_all();
-  if (refresher_.joinable()) refresher_.join();
-  if (poller_.joinable()) poller_.join();
+}
+
+bool EngineServices::shutdown(std::chrono::milliseconds drain) {
+  stop_triggers();
   std::unique_lock<std::mutex> lk(bg_mu_);
-  return bg_cv_.wait_for(lk, drain, [this] { return in_flight_ == 0; });
+  const bool drained = bg_cv_.wait_for(lk, drain, [this] { return in_flight_ == 0 && loops_ == 0; });
+  if (loops_ == 0) {
+    lk.unlock();
+    if (refresher_.joinable()) refresher_.join();
+    if (poller_.joinable()) poller_.join();
+  }
+  return drained;
+}
+
+int EngineServices::interrupt_unfinished(const std::string& why) {
+  std::map<std::string, bool> runs;
+  {
+    std::lock_guard<std::mutex> lk(active_mu_);
+    runs = active_;
+  }
+  int marked = 0;
+  for (const auto& [id, resumable] : runs) {
+    if (resumable) {
+      log::warn("daemon", "run left running; the next start resumes it (the workflow says `resume: true`)",
+                {{"run", id}});
+      continue;
+    }
+    Status s = engine_.runs().set_run_status(id, store::RunStatus::kInterrupted, why, store::now_ms());
+    if (!s.ok()) {
+      log::error("daemon", "cannot mark run interrupted", {{"run", id}, {"error", s.message()}});
+      continue;
+    }
+    log::warn("daemon", "run interrupted", {{"run", id}, {"reason", why}});
+    if (metrics_) metrics_->counter("weft_runs_total", "").inc({"interrupted"});
+    ++marked;
+  }
+  return marked;
 }
 
 int EngineServices::refresh_expiring(std::chrono::seconds ahead, std::int64_t now_epoch) {
@@ -466,6 +510,12 @@ Result<int> EngineServices::poll_once(const std::string& name) {
       workflow::RunRequest req;
       req.run_id = "poll-" + Poco::DigestEngine::digestToHex(sha.digest()).substr(0, 32);
       if (engine_.runs().get_run(req.run_id).ok()) continue;  // polled before the last crash
+      {
+        std::lock_guard<std::mutex> lk(bg_mu_);
+        if (stopping_)  // the cursor stays: the rest is polled again after the restart
+          return Status(Code::kUnavailable,
+                        "the daemon is shutting down; the rest is polled after the restart");
+      }
       req.inputs = *inputs;
       req.trigger = json::object({{"type", "poll"}, {"uses", l->triggers.poll_uses}, {"item", item}});
       auto r = execute(*l->wf, req);
@@ -480,6 +530,10 @@ Result<int> EngineServices::poll_once(const std::string& name) {
 }
 
 void EngineServices::start_poller() {
+  {
+    std::lock_guard<std::mutex> lk(bg_mu_);
+    ++loops_;
+  }
   poller_ = std::thread([this] {
     std::map<std::string, std::chrono::steady_clock::time_point> next;
     std::unique_lock<std::mutex> lk(bg_mu_);
@@ -509,10 +563,16 @@ void EngineServices::start_poller() {
       }
       lk.lock();
     }
+    --loops_;
+    bg_cv_.notify_all();
   });
 }
 
 void EngineServices::start_refresher(std::chrono::seconds period, std::chrono::seconds ahead) {
+  {
+    std::lock_guard<std::mutex> lk(bg_mu_);
+    ++loops_;
+  }
   refresher_ = std::thread([this, period, ahead] {
     std::unique_lock<std::mutex> lk(bg_mu_);
     while (!bg_cv_.wait_for(lk, period, [this] { return stopping_; })) {
@@ -522,6 +582,8 @@ void EngineServices::start_refresher(std::chrono::seconds period, std::chrono::s
                                   .count());
       lk.lock();
     }
+    --loops_;
+    bg_cv_.notify_all();
   });
 }
 
@@ -541,17 +603,50 @@ void EngineServices::count(const Result<store::RunRecord>& r) {
   }
 }
 
-Result<store::RunRecord> EngineServices::execute(const workflow::Workflow& wf,
-                                                 const workflow::RunRequest& req) {
+EngineServices::ActiveRun::ActiveRun(EngineServices& s, std::string id, bool resumable)
+    : s_(s), id_(std::move(id)) {
+  std::lock_guard<std::mutex> lk(s_.active_mu_);
+  s_.active_[id_] = resumable;
+}
+
+EngineServices::ActiveRun::~ActiveRun() {
+  std::lock_guard<std::mutex> lk(s_.active_mu_);
+  s_.active_.erase(id_);
+}
+
+Result<store::RunRecord> EngineServices::execute(const workflow::Workflow& wf, workflow::RunRequest req) {
+  if (req.run_id.empty()) req.run_id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  ActiveRun active(*this, req.run_id, wf.resume);
   auto r = executor_.run(wf, req);
   count(r);
   return r;
 }
 
 Result<store::RunRecord> EngineServices::resume(const workflow::Workflow& wf, const std::string& run_id) {
+  ActiveRun active(*this, run_id, wf.resume);
   auto r = executor_.resume(wf, run_id);
   count(r);
   return r;
+}
+
+Status EngineServices::record_run(const workflow::Workflow& wf, const workflow::RunRequest& req) {
+  // What Executor::run records before its first step; resume() then runs it from step one.
+  store::RunRecord run;
+  run.id = req.run_id;
+  run.workflow = wf.name;
+  run.workflow_file = wf.file;
+  run.status = store::RunStatus::kRunning;
+  run.inputs = req.inputs.isEmpty() ? Json(json::new_object()) : req.inputs;
+  run.trigger = req.trigger;
+  run.started_at_ms = store::now_ms();
+  for (const auto& st : wf.steps) {
+    store::StepRecord r;
+    r.index = st.index;
+    r.step_id = st.id;
+    r.uses = st.uses;
+    run.steps.push_back(std::move(r));
+  }
+  return engine_.runs().create_run(run);
 }
 
 Result<Json> EngineServices::trigger_workflow(const std::string& name, const Json& trigger, bool async) {
@@ -571,13 +666,23 @@ Result<Json> EngineServices::trigger_workflow(const std::string& name, const Jso
   }
   req.run_id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
   const std::string id = req.run_id;
-  // The run is recorded by the executor on the background thread, before its first step.
-  Status started = spawn([this, wf = l->wf, req = std::move(req)] {
-    auto r = execute(*wf, req);
-    if (!r)
-      log::error("daemon", "run not recorded", {{"workflow", wf->name}, {"error", r.status().message()}});
+  // Recorded here, before the 202: a daemon killed right after answering leaves a `running` run
+  // that the next start resumes (resume: true) or marks interrupted. The background thread runs
+  // it from its first step.
+  WEFT_RETURN_IF_ERROR(reserve());
+  if (Status rec = record_run(*l->wf, req); !rec.ok()) {
+    unreserve();
+    return rec;
+  }
+  launch([this, wf = l->wf, id] {
+    auto r = resume(*wf, id);
+    if (!r) {
+      log::error("daemon", "recorded run could not start; marked failed",
+                 {{"run", id}, {"workflow", wf->name}, {"error", r.status().message()}});
+      (void)engine_.runs().set_run_status(id, store::RunStatus::kFailed, r.status().message(),
+                                          store::now_ms());
+    }
   });
-  if (!started.ok()) return started;
   return json::object({{"id", id}, {"status", "running"}, {"workflow", name}});
 }
 

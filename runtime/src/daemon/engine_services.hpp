@@ -109,9 +109,16 @@ class EngineServices final : public RunService,
   void start_poller();
   // Starts the cron thread.
   void start_scheduler();
-  // Stops the scheduler and refuses new runs, then waits up to drain for background runs; true
-  // when none is left.
+  // Stops what starts runs without a request: the cron thread, the poller and the refresher are
+  // told to stop and new background runs are refused (unavailable). Returns at once.
+  void stop_triggers();
+  // stop_triggers(), then waits up to drain for background runs (and the poller's current poll);
+  // true when none is left.
   bool shutdown(std::chrono::milliseconds drain);
+  // The runs of this process still going (sync, async, scheduled, polled, resumed) when the daemon
+  // must exit without them: each is marked `interrupted` with why, except those of `resume: true`
+  // workflows, which stay `running` so the next start resumes them. Returns how many were marked.
+  int interrupt_unfinished(const std::string& why);
 
   // Refreshes every active connection whose access token expires within `ahead` of now_epoch
   // (seconds) and that has an expiry at all; returns how many refreshes succeeded. A failure is
@@ -151,15 +158,35 @@ class EngineServices final : public RunService,
   };
   std::shared_ptr<const Loaded> find(const std::string& name) const;
   void load_new_connectors(Poco::JSON::Array& refused);
-  // Runs on the calling thread and counts the outcome.
-  Result<store::RunRecord> execute(const workflow::Workflow& wf, const workflow::RunRequest& req);
+  // Runs on the calling thread (tracked as active) and counts the outcome. An empty run_id gets a
+  // fresh one.
+  Result<store::RunRecord> execute(const workflow::Workflow& wf, workflow::RunRequest req);
   Result<store::RunRecord> resume(const workflow::Workflow& wf, const std::string& run_id);
+  // Records req as a `running` run with every step pending (what Executor::run records first).
+  Status record_run(const workflow::Workflow& wf, const workflow::RunRequest& req);
+  // The run ids in active_ while a run executes.
+  class ActiveRun {
+   public:
+    ActiveRun(EngineServices& s, std::string id, bool resumable);
+    ~ActiveRun();
+    ActiveRun(const ActiveRun&) = delete;
+    ActiveRun& operator=(const ActiveRun&) = delete;
+
+   private:
+    EngineServices& s_;
+    std::string id_;
+  };
   void count(const Result<store::RunRecord>& r);
   // Copies the HTTP client's per-connector totals into metrics_ (the /metrics collector).
   void collect_http_metrics();
   // Starts fn on a background thread tracked for shutdown; unavailable when shutting down,
   // rate_limited when max_background runs are already in flight.
   Status spawn(std::function<void()> fn);
+  // spawn() in two halves: reserve() takes a background slot (the same refusals), launch() starts
+  // fn on a thread that gives it back; unreserve() gives back a slot that launched nothing.
+  Status reserve();
+  void launch(std::function<void()> fn);
+  void unreserve();
 
   engine::Engine& engine_;
   const std::string workflows_dir_;
@@ -195,7 +222,11 @@ class EngineServices final : public RunService,
   std::condition_variable bg_cv_;
   const int max_background_;
   int in_flight_ = 0;      // guarded by bg_mu_
+  int loops_ = 0;          // guarded by bg_mu_: poller and refresher threads still looping
   bool stopping_ = false;  // guarded by bg_mu_
+
+  std::mutex active_mu_;
+  std::map<std::string, bool> active_;  // guarded by active_mu_: run id -> workflow says resume
 };
 
 }  // namespace weft::daemon

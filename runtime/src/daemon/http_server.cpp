@@ -180,6 +180,7 @@ struct HttpServer::Impl {
   std::unique_ptr<Poco::Net::HTTPServer> server;
   Poco::Net::ServerSocket socket;
   bool stopped = false;
+  bool accepting_stopped = false;
 
   Response handle(Poco::Net::HTTPServerRequest& req, Poco::Net::HTTPServerResponse& resp, std::string& route);
 };
@@ -357,14 +358,21 @@ Result<std::unique_ptr<HttpServer>> HttpServer::start(const ServerOptions& optio
 
 std::uint16_t HttpServer::port() const { return impl_->socket.address().port(); }
 
-bool HttpServer::stop(std::chrono::milliseconds drain) {
-  if (impl_->stopped) return true;
-  impl_->stopped = true;
-  impl_->server->stop();  // stop accepting; in-flight requests continue
+bool HttpServer::drain(std::chrono::milliseconds drain) {
+  if (!impl_->accepting_stopped) {
+    impl_->accepting_stopped = true;
+    impl_->server->stop();  // stop accepting; in-flight requests continue
+  }
   const auto deadline = std::chrono::steady_clock::now() + drain;
   while (impl_->in_flight.load() > 0 && std::chrono::steady_clock::now() < deadline)
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-  const bool drained = impl_->in_flight.load() == 0;
+  return impl_->in_flight.load() == 0;
+}
+
+bool HttpServer::stop(std::chrono::milliseconds drain) {
+  if (impl_->stopped) return true;
+  const bool drained = this->drain(drain);
+  impl_->stopped = true;
   impl_->server->stopAll(true);  // close idle keep-alive connections and abort what is left
   impl_->pool->joinAll();
   return drained;

@@ -109,6 +109,10 @@ class HttpServer {
   std::uint16_t port() const;
   // Stops accepting, then waits up to drain for in-flight requests. True when all finished in time.
   bool stop(std::chrono::milliseconds drain);
+  // The first half of stop(): stops accepting and waits up to drain for in-flight requests, without
+  // joining the workers (so a handler that never returns cannot hold the caller). True when none is
+  // left. stop() afterwards closes connections and joins.
+  bool drain(std::chrono::milliseconds drain);
 
   struct Impl;
 

@@ -11,7 +11,9 @@
 #include <cerrno>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 
+#include "core/json.hpp"
 #include "core/log.hpp"
 
 namespace weft::daemon {
@@ -38,6 +40,48 @@ bool write_all(int fd, const std::string& s) {
 }
 
 }  // namespace
+
+Status write_daemon_file(const std::string& home, const RunningDaemon& d) {
+  const std::string path = home + "/serve.json";
+  const std::string tmp = path + ".tmp." + std::to_string(::getpid());
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (fd < 0) return Status(Code::kUnavailable, "cannot write " + path + ": " + std::strerror(errno));
+  const std::string text =
+      json::stringify(json::object({{"pid", d.pid}, {"url", d.url}, {"callback_url", d.callback_url}})) +
+      "\n";
+  const bool ok = write_all(fd, text);
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return Status(Code::kUnavailable, "cannot write " + path);
+  }
+  return Status::Ok();
+}
+
+void remove_daemon_file(const std::string& home, int pid) {
+  std::ifstream in(home + "/serve.json");
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto doc = json::parse(text);
+  if (doc && json::get(*doc, "pid").isInteger() && json::get(*doc, "pid").convert<int>() == pid)
+    ::unlink((home + "/serve.json").c_str());
+}
+
+std::optional<RunningDaemon> find_running_daemon(const std::string& home) {
+  std::ifstream in(home + "/serve.json");
+  if (!in) return std::nullopt;
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto doc = json::parse(text);
+  if (!doc || !json::is_object(*doc)) return std::nullopt;
+  RunningDaemon d;
+  Json pid = json::get(*doc, "pid");
+  if (pid.isEmpty() || !pid.isInteger()) return std::nullopt;
+  d.pid = pid.convert<int>();
+  d.url = json::get_string(*doc, "url");
+  d.callback_url = json::get_string(*doc, "callback_url");
+  if (d.url.empty() || d.callback_url.empty() || !process_alive(d.pid)) return std::nullopt;
+  if (read_pid(home + "/serve.pid") != d.pid) return std::nullopt;  // not the home's daemon
+  return d;
+}
 
 Result<PidFile> PidFile::acquire(const std::string& path) {
   const int self = static_cast<int>(::getpid());

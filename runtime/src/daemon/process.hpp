@@ -16,6 +16,7 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -42,6 +43,21 @@ class PidFile {
   std::string path_;
   int pid_ = 0;
 };
+
+// <home>/serve.json: how other processes of the same home reach the running daemon. Written by
+// serve() once the port is bound ({"pid", "url": "http://HOST:PORT", "callback_url"}), removed on a
+// clean stop. `weft connections authorize` reads it to finish an authorization through the daemon.
+struct RunningDaemon {
+  int pid = 0;
+  std::string url;           // the listen address as a base URL (a wildcard host as loopback)
+  std::string callback_url;  // <public_url or url>/oauth/callback
+};
+// Written atomically (temp file + rename), mode 0600.
+Status write_daemon_file(const std::string& home, const RunningDaemon& d);
+void remove_daemon_file(const std::string& home, int pid);
+// The daemon serving home, when serve.json names a live process that also holds <home>/serve.pid;
+// nullopt otherwise (none started, stopped, killed, or the files disagree).
+std::optional<RunningDaemon> find_running_daemon(const std::string& home);
 
 // The detached daemon's line back to the terminal that started it.
 class DetachedParent {

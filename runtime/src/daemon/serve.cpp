@@ -1,6 +1,9 @@
 // serve.cpp — the service loop around Daemon.
 #include "daemon/serve.hpp"
 
+#include <unistd.h>
+
+#include <algorithm>
 #include <iostream>
 #include <memory>
 #include <optional>
@@ -85,6 +88,22 @@ int serve(const ServeOptions& options, Services services, Metrics* metrics) {
   declare_engine_metrics(m);
   Daemon daemon(*cfg, services, m);
   if (Status s = daemon.start(); !s.ok()) return fail(s);
+  const bool has_home = !cfg->home.empty();
+  if (has_home) {
+    // How `weft connections authorize` on this home reaches the callback: a wildcard listen host is
+    // reached on loopback.
+    std::string host = cfg->listen_host;
+    if (host == "0.0.0.0" || host.empty()) host = "127.0.0.1";
+    if (host == "::") host = "::1";
+    if (host.find(':') != std::string::npos) host = "[" + host + "]";
+    RunningDaemon self;
+    self.pid = static_cast<int>(::getpid());
+    self.url = "http://" + host + ":" + std::to_string(daemon.port());
+    self.callback_url = (cfg->public_url.empty() ? self.url : cfg->public_url) + "/oauth/callback";
+    if (Status w = write_daemon_file(cfg->home, self); !w.ok())
+      log::warn("daemon", "cannot write serve.json; `weft connections authorize` will not find this daemon",
+                {{"error", w.message()}});
+  }
   if (parent) parent->ready();
   if (options.on_started) options.on_started();
 
@@ -95,11 +114,22 @@ int serve(const ServeOptions& options, Services services, Metrics* metrics) {
     if (sig == ControlSignal::kReload) reload(services, "SIGHUP");
     if (sig == ControlSignal::kTerminate) break;
   }
-  log::info("daemon", "stopping: draining in-flight requests",
+  log::info("daemon", "stopping: triggers stopped, draining in-flight requests and runs",
             {{"drain_timeout_ms", std::to_string(cfg->drain_timeout.count())}});
+  const auto deadline = std::chrono::steady_clock::now() + cfg->drain_timeout;
+  if (options.on_stopping) options.on_stopping();
   watcher.stop();
-  bool drained = daemon.stop(cfg->drain_timeout);
-  if (!drained) log::warn("daemon", "drain timeout expired; requests still running were aborted");
+  bool drained = daemon.drain(cfg->drain_timeout);
+  const auto left = std::max(
+      std::chrono::milliseconds(0),
+      std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now()));
+  if (options.on_drain && !options.on_drain(left)) drained = false;
+  if (has_home) remove_daemon_file(cfg->home, static_cast<int>(::getpid()));
+  if (!drained) {
+    log::warn("daemon", "drain timeout expired with requests or runs still going");
+    if (options.on_drain_expired) options.on_drain_expired();
+  }
+  daemon.stop(std::chrono::milliseconds(0));
   log::info("daemon", "stopped");
   return 0;
 }

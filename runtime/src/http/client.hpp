@@ -107,7 +107,9 @@ struct ClientOptions {
   // (10/8, 172.16/12, 192.168/16, 100.64/10, fc00::/7), unspecified and multicast addresses. Checked
   // after DNS resolution on the very address connected to (no second lookup, so no DNS rebinding).
   bool block_private_networks = false;
-  // IP addresses exempt from the guard ("127.0.0.1", "::1"); exact matches, not hostnames.
+  // Addresses or CIDR ranges exempt from the guard ("127.0.0.1", "::1", "10.20.0.0/16", "fd00::/8";
+  // http::IpRange), matched against the resolved address, never a hostname. A malformed entry is
+  // logged and ignored (the daemon's config refuses it up front).
   std::vector<std::string> allowed_private_addresses;
 };
 

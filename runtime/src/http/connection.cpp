@@ -91,11 +91,11 @@ bool is_transient_connect_error(const Status& s) {
 Pool::Pool(const ClientOptions& options) : options_(options) {
   Poco::Net::initializeSSL();
   for (const auto& a : options_.allowed_private_addresses) {
-    Poco::Net::IPAddress ip;
-    if (Poco::Net::IPAddress::tryParse(a, ip)) {
-      allowed_.push_back(ip);
+    if (auto r = IpRange::parse(a)) {
+      allowed_.push_back(*r);
     } else {
-      log::warn("http", "ignoring allowed_private_addresses entry that is not an IP address", {{"entry", a}});
+      log::warn("http", "ignoring allowed_private_addresses entry",
+                {{"entry", a}, {"error", r.status().message()}});
     }
   }
 }
@@ -177,7 +177,8 @@ Result<std::unique_ptr<Connection>> Pool::open(const Origin& origin, millisecond
   std::string refused;
   for (const auto& a : addresses) {
     auto range = options_.block_private_networks ? non_public_range(a) : std::nullopt;
-    bool allowed = std::find(allowed_.begin(), allowed_.end(), a) != allowed_.end();
+    bool allowed =
+        std::any_of(allowed_.begin(), allowed_.end(), [&a](const IpRange& r) { return r.contains(a); });
     if (range && !allowed) {
       if (refused.empty()) refused = a.toString() + " is a " + *range + " address";
       continue;
@@ -185,10 +186,10 @@ Result<std::unique_ptr<Connection>> Pool::open(const Origin& origin, millisecond
     candidates.push_back(a);
   }
   if (candidates.empty()) {
-    return Status(
-        Code::kPermissionDenied,
-        "refusing to connect to " + origin.host + ": " + refused +
-            " and block_private_networks is on (add the address to allowed_private_addresses to allow it)");
+    return Status(Code::kPermissionDenied,
+                  "refusing to connect to " + origin.host + ": " + refused +
+                      " and block_private_networks is on (add the address or its range to "
+                      "allowed_private_addresses / ssrf_guard.allow to allow it)");
   }
 
   Status last(Code::kUnavailable, std::string(kCannotConnect) + origin.where());

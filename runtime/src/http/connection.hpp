@@ -20,6 +20,7 @@
 
 #include "core/status.hpp"
 #include "http/client.hpp"
+#include "http/ip_range.hpp"
 
 namespace weft::http {
 
@@ -70,7 +71,7 @@ class Pool {
 
   ClientOptions options_;
   Poco::Net::Context::Ptr tls_;
-  std::vector<Poco::Net::IPAddress> allowed_;
+  std::vector<IpRange> allowed_;  // exempt from the SSRF guard
   std::mutex mu_;
   std::map<std::string, std::vector<std::unique_ptr<Connection>>> idle_;
 };

@@ -432,6 +432,16 @@ Status SqliteVault::put_auth_state(const AuthState& s) {
   return txn.commit();
 }
 
+Result<bool> SqliteVault::has_auth_state(const std::string& state) {
+  if (state.empty()) return false;
+  std::lock_guard lock(mu_);
+  in::Stmt q(db_, "SELECT 1 FROM auth_states WHERE state_hash = ? AND expires_at > ?");
+  q.bind(1, in::sha256_hex(state)).bind(2, now_s());
+  if (q.step()) return true;
+  WEFT_RETURN_IF_ERROR(q.status());
+  return false;
+}
+
 Result<AuthState> SqliteVault::take_auth_state(const std::string& state) {
   const Status unknown(Code::kNotFound, "unknown, already used or expired authorization state");
   if (state.empty()) return unknown;

@@ -112,6 +112,12 @@ class Vault {
     r.new_key_id = *id;
     return r;
   }
+
+  // Whether an authorization state is still pending (issued, not taken, not expired), without
+  // consuming it: how `weft connections authorize` sees another process (the daemon) take it.
+  virtual Result<bool> has_auth_state(const std::string& /*state*/) {
+    return Status(Code::kFailedPrecondition, "this vault cannot look up authorization states");
+  }
 };
 
 // Opens (creating when missing) <home>/vault.db. The master key comes from WEFT_MASTER_KEY (base64 of

@@ -50,6 +50,7 @@ class SqliteVault final : public Vault {
   Status release_lease(const std::string& name, const std::string& owner) override;
   Status put_auth_state(const AuthState& s) override;
   Result<AuthState> take_auth_state(const std::string& state) override;
+  Result<bool> has_auth_state(const std::string& state) override;
   Result<std::string> rotate_key() override;
   Result<KeyRotation> rotate_key_detailed() override;
 
