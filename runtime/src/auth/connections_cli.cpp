@@ -8,6 +8,7 @@
 #include <Poco/Net/HTTPServerParams.h>
 #include <Poco/Net/HTTPServerRequest.h>
 #include <Poco/Net/HTTPServerResponse.h>
+#include <Poco/ThreadPool.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Timestamp.h>
 #include <Poco/URI.h>
@@ -292,6 +293,10 @@ int cli_authorize(ConnectionManager& m, const std::string& name, const Authorize
     return kUsage;
   }
   CallbackSlot slot{m, {}, {}, false, Status::Ok(), ""};
+  // Its own pool (declared before the server, so it outlives it) whose threads are joined when the
+  // command ends: a thread left running in Poco's default pool at exit would keep per-thread state
+  // (OpenSSL's DRBG, used when the tokens are sealed) that is never freed.
+  Poco::ThreadPool pool(1, 2);
   std::unique_ptr<Poco::Net::HTTPServer> server;
   std::string redirect;
   try {
@@ -301,7 +306,7 @@ int cli_authorize(ConnectionManager& m, const std::string& name, const Authorize
     auto* params = new Poco::Net::HTTPServerParams;  // ref-counted, owned by the server
     params->setMaxThreads(2);
     params->setKeepAlive(false);
-    server = std::make_unique<Poco::Net::HTTPServer>(new CallbackFactory(slot), sock,
+    server = std::make_unique<Poco::Net::HTTPServer>(new CallbackFactory(slot), pool, sock,
                                                      params);  // Poco owns the factory
     server->start();
   } catch (const Poco::Exception& e) {
@@ -328,6 +333,7 @@ int cli_authorize(ConnectionManager& m, const std::string& name, const Authorize
     completed = slot.name;
   }
   server->stopAll(true);
+  pool.joinAll();
   if (!done) {
     err << "weft: no redirect arrived on " << redirect << " within " << opts.wait.count()
         << " s; run `weft connections authorize " << name << "` again\n";
