@@ -12,6 +12,8 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
+
 #include <filesystem>
 #include <map>
 #include <memory>
@@ -305,11 +307,21 @@ TEST_F(ExamplesTest, OmeRecordOnPublishStartsARecordingAndSignsAPlaybackUrl) {
 
 TEST_F(ExamplesTest, RateLimitBurstDuringAWorkflowIsSurvivedByWaiting) {
   connect_all();
+  const long long api_before = counter("livepush.api");
   ASSERT_EQ(raw("POST", "/_control/rate-limit", R"({"burst":2,"format":"seconds","seconds":1})").first, 200);
+  const auto started = std::chrono::steady_clock::now();
   auto r = run(example("livepush_stream_on_webhook.yaml"), R"({"type":"webhook","body":{"name":"Burst"}})",
                {"destination_id=pb_youtube1"});
+  const auto elapsed = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(counter("rate_limited"), 2);
   ASSERT_EQ(r.status, store::RunStatus::kSucceeded) << describe(r);
+  // Survived by waiting: each 429 said "Retry-After: 1" and came before the next attempt, so the
+  // run took at least 2 s (a lower bound; retrying at once would take a few ms).
+  EXPECT_GE(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(), 2000);
+  // No storm: the two steps' calls reached the API once each after the two 429s; the sandbox saw
+  // 2 + 2 requests in all, whatever the client's retry budget.
+  EXPECT_EQ(counter("livepush.api") - api_before, 2);
+  EXPECT_LE(counter("livepush.api") - api_before + counter("rate_limited"), 4);
   // Both 429s were waited out and the (non-idempotent) create was sent exactly once.
   auto streams = call("livepush.list_streams", "my-livepush", "{}");
   ASSERT_TRUE(streams.ok());
