@@ -15,6 +15,8 @@
 #include <chrono>
 
 #include <filesystem>
+#include <functional>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -22,6 +24,7 @@
 #include <vector>
 
 #include "auth/connection_manager.hpp"
+#include "daemon/engine_services.hpp"
 #include "core/json.hpp"
 #include "engine/engine.hpp"
 #include "http/client.hpp"
@@ -303,6 +306,99 @@ TEST_F(ExamplesTest, OmeRecordOnPublishStartsARecordingAndSignsAPlaybackUrl) {
   auto again = run(example("ome_record_on_publish.yaml"), poll_trigger("ovenmediaengine.stream_started", R"({"vhost":"default","app":"app","name":"cam1"})"));
   EXPECT_EQ(again.status, store::RunStatus::kFailed);  // the recording id is taken: OME answers 409
   EXPECT_THAT(describe(again), ::testing::HasSubstr("OvenMediaEngine answered HTTP 409"));
+}
+
+// Polling triggers across restarts, per connector trigger: the daemon's poller (EngineServices)
+// keeps the cursor in the home's SQLite run store ("poll:<workflow>"/"cursor"). A fresh engine
+// and poller over the same home poll again: nothing seen before fires twice, a new item fires once.
+struct TriggerCase {
+  std::string uses, connection, with;
+  std::function<void()> make_item;  // makes one new item the trigger reports
+};
+
+TEST_F(ExamplesTest, PollingTriggerCursorsSurviveARestartOfTheEngine) {
+  connect_all();
+  int n = 0;
+  auto new_event = [&](bool finish) {
+    auto created = raw("POST", "/_control/restream/events", R"({"title":"Show )" + std::to_string(++n) + "\"}");
+    ASSERT_EQ(created.first, 201);
+    const std::string id = json::get_string(must(json::parse(created.second), "event"), "id");
+    ASSERT_EQ(raw("POST", "/_control/restream/events/" + id + (finish ? "/finish" : "/start")).first, 200);
+  };
+  std::vector<TriggerCase> cases = {
+      {"restream.event_started", "my-restream", "{}", [&] { new_event(false); }},
+      {"restream.event_finished", "my-restream", "{}", [&] { new_event(true); }},
+      {"livepush.stream_created", "my-livepush", "{}",
+       [&] {
+         auto r = call("livepush.create_stream", "my-livepush",
+                       R"({"name":"Stream )" + std::to_string(++n) + "\"}");
+         ASSERT_TRUE(r.ok()) << r.status().message();
+       }},
+      {"ovenmediaengine.stream_started", "my-ome", "{vhost: default, app: app}",
+       [&] {
+         ASSERT_EQ(
+             raw("POST", "/_control/ome/vhosts/default/apps/app/streams/cam" + std::to_string(++n) + "/publish")
+                 .first,
+             200);
+       }},
+  };
+  const std::string flows = home_.path() + "/flows";
+  std::filesystem::create_directories(flows);
+  for (const auto& c : cases) {
+    const std::string name = c.uses.substr(c.uses.find('.') + 1) + "-" + c.uses.substr(0, c.uses.find('.'));
+    std::ofstream(flows + "/" + name + ".yaml")
+        << "name: " << name << "\non:\n  uses: " << c.uses << "\n  connection: " << c.connection
+        << "\n  interval: 1h\n  with: " << c.with << "\nsteps:\n  - id: note\n    uses: http.request\n"
+        << "    with: {method: GET, url: \"" << s("/_control/counters") << "\"}\n";
+  }
+  auto runs_of = [](daemon::EngineServices& services, const std::string& name) {
+    auto runs = services.list_runs(json::object({{"workflow", name}}));
+    EXPECT_TRUE(runs.ok()) << runs.status().message();
+    return runs.ok() ? json::as_array(*runs)->size() : 0u;
+  };
+  {
+    daemon::EngineServices services(*engine_, flows, nullptr);
+    auto loaded = services.reload();
+    ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+    ASSERT_EQ(json::get(*loaded, "workflows").convert<int>(), 4) << json::stringify(*loaded);
+    for (const auto& c : cases) {
+      SCOPED_TRACE(c.uses + " before the restart");
+      const std::string name = c.uses.substr(c.uses.find('.') + 1) + "-" + c.uses.substr(0, c.uses.find('.'));
+      auto first = services.poll_once(name);  // records what exists, fires nothing
+      ASSERT_TRUE(first.ok()) << first.status().message();
+      EXPECT_EQ(*first, 0);
+      c.make_item();
+      auto fired = services.poll_once(name);
+      ASSERT_TRUE(fired.ok()) << fired.status().message();
+      EXPECT_EQ(*fired, 1);
+      EXPECT_EQ(runs_of(services, name), 1u);
+      auto stored = engine_->runs().state_get("poll:" + name, "cursor");
+      ASSERT_TRUE(stored.ok());
+      EXPECT_TRUE(stored->has_value()) << "no cursor stored for " << name;
+    }
+  }
+  // The restart: everything in memory goes; the home (runs.db, vault) stays.
+  executor_.reset();
+  engine_.reset();
+  engine::Options options{.home = home_.path() + "/home", .connector_dirs = {connector_dir()}};
+  engine_ = must(engine::Engine::open(options), "engine after the restart");
+  daemon::EngineServices services(*engine_, flows, nullptr);
+  ASSERT_TRUE(services.reload().ok());
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.uses + " after the restart");
+    const std::string name = c.uses.substr(c.uses.find('.') + 1) + "-" + c.uses.substr(0, c.uses.find('.'));
+    auto again = services.poll_once(name);
+    ASSERT_TRUE(again.ok()) << again.status().message();
+    EXPECT_EQ(*again, 0) << "an item seen before the restart fired again";
+    c.make_item();
+    auto fired = services.poll_once(name);
+    ASSERT_TRUE(fired.ok()) << fired.status().message();
+    EXPECT_EQ(*fired, 1);
+    auto quiet = services.poll_once(name);
+    ASSERT_TRUE(quiet.ok());
+    EXPECT_EQ(*quiet, 0);
+    EXPECT_EQ(runs_of(services, name), 2u);
+  }
 }
 
 TEST_F(ExamplesTest, RateLimitBurstDuringAWorkflowIsSurvivedByWaiting) {

@@ -231,6 +231,12 @@ TEST(Validate, SchemaHintsNameWhatTheKeyExpects) {
                         "    uses: demo.echo\n    with: {text: x}\n")
                 .find("(hint: input keys are type, default, required, description)"),
             std::string::npos);
+  const std::string bad_input = problems_of("name: a\ninputs:\n  9lives: {type: string}\nsteps:\n  - id: a\n"
+                                            "    uses: demo.echo\n    with: {text: x}\n");
+  EXPECT_NE(bad_input.find("flow.yaml:3:3: input name '9lives' is not in the expected form (hint: an input name "
+                           "starts with a letter"),
+            std::string::npos)
+      << bad_input;
 }
 
 // Files the loader refuses: each error carries a hint too.

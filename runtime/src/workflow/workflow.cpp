@@ -181,6 +181,23 @@ void schema_problems(const YamlDocument& doc, std::vector<Problem>& out) {
           {doc.where("/on"), "`on` is not a webhook, a schedule or a connector trigger", hint_for("/on")});
       continue;
     }
+    // `inputs` names are checked with propertyNames; valijson names the parent ('inputs'), not
+    // the key, and gives no position: find the names that break the rule and point at each.
+    if (err.message.find("associated with property name") != std::string::npos &&
+        (err.pointer.empty() || err.pointer == "/inputs")) {
+      if (auto inputs = json::as_object(json::get(doc.root, "inputs")); !inputs.isNull()) {
+        for (const auto& k : inputs->getNames()) {
+          const bool ok = !k.empty() && (std::isalpha(static_cast<unsigned char>(k[0])) || k[0] == '_') &&
+                          std::all_of(k.begin(), k.end(), [](char c) {
+                            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+                          });
+          if (ok || !seen.insert("/inputs/" + k + "\nname").second) continue;
+          out.push_back({doc.where_key("/inputs/" + pointer_escape(k)), "input name '" + k + "' is not in the expected form",
+                         "an input name starts with a letter or '_', then letters, digits, '_' or '-'"});
+        }
+        continue;
+      }
+    }
     // "Failed to validate item #0 in array" and the like only wrap the errors that follow them.
     if (err.message.rfind("Failed to validate", 0) == 0 && errs.size() > 1) continue;
     std::string message = err.message;
