@@ -51,8 +51,9 @@ class Factory final : public Poco::Net::HTTPRequestHandlerFactory {
 // The loopback server, a scratch directory with the workflow, removed at exit.
 class Fixture {
  public:
-  Fixture() : server_(new Factory, Poco::Net::ServerSocket(Poco::Net::SocketAddress("127.0.0.1", 0)),
-                      new Poco::Net::HTTPServerParams) {
+  Fixture()
+      : server_(new Factory, Poco::Net::ServerSocket(Poco::Net::SocketAddress("127.0.0.1", 0)),
+                new Poco::Net::HTTPServerParams) {
     server_.start();
     dir_ = fs::temp_directory_path() / ("weft-cli-run-bench-" + std::to_string(::getpid()));
     fs::create_directories(dir_);

@@ -62,7 +62,7 @@ inline int month(std::string_view s, std::size_t& pos) {
 // "Sun".."Sat" or "Sunday".."Saturday" at s[pos] (long = true for the second).
 inline bool weekday(std::string_view s, std::size_t& pos, bool long_form) {
   static constexpr std::string_view kShort[] = {"Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun"};
-  static constexpr std::string_view kLong[] = {"Monday", "Tuesday", "Wednesday", "Thursday",
+  static constexpr std::string_view kLong[] = {"Monday", "Tuesday",  "Wednesday", "Thursday",
                                                "Friday", "Saturday", "Sunday"};
   for (int i = 0; i < 7; ++i) {
     const std::string_view d = long_form ? kLong[i] : kShort[i];

@@ -94,7 +94,8 @@ TEST(ConnectorsCli, DescribeShowsInputAndOutputSchemas) {
     EXPECT_EQ(ops, manifest_ids(id, "actions").size() + manifest_ids(id, "triggers").size());
     // One "input schema:" and one "output schema:" heading per operation in the text form.
     std::size_t in_headings = 0, out_headings = 0;
-    for (auto at = text.out.find("input schema:"); at != std::string::npos; at = text.out.find("input schema:", at + 1))
+    for (auto at = text.out.find("input schema:"); at != std::string::npos;
+         at = text.out.find("input schema:", at + 1))
       ++in_headings;
     for (auto at = text.out.find("output schema:"); at != std::string::npos;
          at = text.out.find("output schema:", at + 1))

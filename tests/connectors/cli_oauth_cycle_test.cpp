@@ -163,7 +163,8 @@ TEST_P(CliOAuthCycle, AuthorizeCallExpireRefreshCallRemove) {
   run_call(p.call, p.connection);  // the pair from the authorization, as stored
   EXPECT_EQ(counter(p.refresh_counter), 0);
   const long long per_run = counter(p.api_counter) - api_before;
-  EXPECT_GE(per_run, 1) << get(box_.url("/_control/counters")).second;  // the run reached the API with the token
+  EXPECT_GE(per_run, 1)
+      << get(box_.url("/_control/counters")).second;  // the run reached the API with the token
 
   auto refreshed = weft({"connections", "refresh", p.connection});  // rotates the pair
   ASSERT_EQ(refreshed.exit_code, 0) << refreshed.err;

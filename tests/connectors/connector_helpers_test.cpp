@@ -144,10 +144,10 @@ TEST(RetryAfter, ParsesSecondsAndEveryHttpDateForm) {
   EXPECT_EQ(retry_after_ms("0", example), 0);
   EXPECT_EQ(retry_after_ms("99999999999", example), kMaxRetryAfterMs);
   EXPECT_EQ(retry_after_ms("Sun, 06 Nov 2094 08:49:37 GMT", example), kMaxRetryAfterMs);
-  for (const char* bad : {"", "soon", "-5", "1.5", "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 1994 08:49:37 UTC",
-                          "Sun, 31 Feb 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT",
-                          "Sun, 06 Nov 1994 25:49:37 GMT", "Sun, 6 Nov 1994 08:49:37 GMT",
-                          "Tue, 29 Feb 1900 00:00:00 GMT", "Sun Nov  6 08:49:37 1994 GMT"}) {
+  for (const char* bad :
+       {"", "soon", "-5", "1.5", "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 31 Feb 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT",
+        "Sun, 6 Nov 1994 08:49:37 GMT", "Tue, 29 Feb 1900 00:00:00 GMT", "Sun Nov  6 08:49:37 1994 GMT"}) {
     EXPECT_FALSE(retry_after_ms(bad, example).has_value()) << "'" << bad << "'";
   }
 }

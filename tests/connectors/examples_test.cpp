@@ -13,10 +13,9 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
-
 #include <filesystem>
-#include <functional>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -24,8 +23,8 @@
 #include <vector>
 
 #include "auth/connection_manager.hpp"
-#include "daemon/engine_services.hpp"
 #include "core/json.hpp"
+#include "daemon/engine_services.hpp"
 #include "engine/engine.hpp"
 #include "http/client.hpp"
 #include "plugin/registry.hpp"
@@ -320,7 +319,8 @@ TEST_F(ExamplesTest, PollingTriggerCursorsSurviveARestartOfTheEngine) {
   connect_all();
   int n = 0;
   auto new_event = [&](bool finish) {
-    auto created = raw("POST", "/_control/restream/events", R"({"title":"Show )" + std::to_string(++n) + "\"}");
+    auto created =
+        raw("POST", "/_control/restream/events", R"({"title":"Show )" + std::to_string(++n) + "\"}");
     ASSERT_EQ(created.first, 201);
     const std::string id = json::get_string(must(json::parse(created.second), "event"), "id");
     ASSERT_EQ(raw("POST", "/_control/restream/events/" + id + (finish ? "/finish" : "/start")).first, 200);
@@ -336,10 +336,10 @@ TEST_F(ExamplesTest, PollingTriggerCursorsSurviveARestartOfTheEngine) {
        }},
       {"ovenmediaengine.stream_started", "my-ome", "{vhost: default, app: app}",
        [&] {
-         ASSERT_EQ(
-             raw("POST", "/_control/ome/vhosts/default/apps/app/streams/cam" + std::to_string(++n) + "/publish")
-                 .first,
-             200);
+         ASSERT_EQ(raw("POST",
+                       "/_control/ome/vhosts/default/apps/app/streams/cam" + std::to_string(++n) + "/publish")
+                       .first,
+                   200);
        }},
   };
   const std::string flows = home_.path() + "/flows";

@@ -12,8 +12,8 @@
 #include <Poco/URI.h>
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
-#include <algorithm>
 
+#include <algorithm>
 #include <ctime>
 #include <set>
 #include <sstream>
@@ -340,11 +340,13 @@ TEST_F(RestreamTest, EventFinishedFollowsHistoryPagesBetweenPolls) {
   std::set<std::string> fired;
   for (const auto& v : *items) fired.insert(v.extract<ObjectPtr>()->getValue<std::string>("id"));
   EXPECT_EQ(fired.size(), 130u);  // each once
-  for (const auto& id : *ids) EXPECT_TRUE(fired.count(id.convert<std::string>())) << id.convert<std::string>();
-  const std::size_t history_calls = static_cast<std::size_t>(
-      std::count_if(host_.requests.begin(), host_.requests.end(),
-                    [](const std::string& r) { return r.find("/events/history") != std::string::npos; })) -
-                                    history_calls_before;
+  for (const auto& id : *ids)
+    EXPECT_TRUE(fired.count(id.convert<std::string>())) << id.convert<std::string>();
+  const std::size_t history_calls =
+      static_cast<std::size_t>(std::count_if(
+          host_.requests.begin(), host_.requests.end(),
+          [](const std::string& r) { return r.find("/events/history") != std::string::npos; })) -
+      history_calls_before;
   EXPECT_EQ(history_calls, 3u);  // 130 new + 7 older ones: pages 1..3 of 50, page 3 reaches the older
 
   // Nothing new: nothing fires; one more finish fires once.

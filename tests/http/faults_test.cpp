@@ -59,7 +59,8 @@ TEST(HttpRetries, UnresolvableHostIsCannotResolveHost) {
   auto r = client.send({"GET", "http://" + host + "/x"}, CallOptions{.max_attempts = 1});
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(r.status().code(), Code::kUnavailable);
-  EXPECT_NE(r.status().message().find("cannot resolve host " + host), std::string::npos) << r.status().message();
+  EXPECT_NE(r.status().message().find("cannot resolve host " + host), std::string::npos)
+      << r.status().message();
 }
 
 TEST(HttpRetries, ConnectionRefusedIsNotRetriedForPost) {

@@ -191,7 +191,8 @@ TEST(Validate, EveryProblemOfEveryKindHasAHint) {
       "name: a\non:\n  uses: demo.nosuch\nsteps:\n" + ok_step,
       "name: a\non:\n  uses: demo.echo\nsteps:\n" + ok_step,
       "name: a\nsteps:\n  - id: a\n    uses: demo.nosuch\n  - id: b\n    uses: demo.new_item\n",
-      "name: a\nsteps:\n  - id: a\n    uses: demo.private\n  - id: a\n    uses: demo.echo\n    with: {text: x}\n",
+      "name: a\nsteps:\n  - id: a\n    uses: demo.private\n  - id: a\n    uses: demo.echo\n    with: {text: "
+      "x}\n",
       "name: a\nsteps:\n  - id: a\n    uses: demo.echo\n    if: ${{ 1 == }}\n    with:\n"
       "      text: ${{ steps.b.output.x }} ${{ inputs.nope }} ${{ steps.zz.output }}\n"
       "  - id: b\n    uses: demo.echo\n    with: {text: '${{ 1 + 2 }}', count: zero, extra: 1}\n",
@@ -231,11 +232,13 @@ TEST(Validate, SchemaHintsNameWhatTheKeyExpects) {
                         "    uses: demo.echo\n    with: {text: x}\n")
                 .find("(hint: input keys are type, default, required, description)"),
             std::string::npos);
-  const std::string bad_input = problems_of("name: a\ninputs:\n  9lives: {type: string}\nsteps:\n  - id: a\n"
-                                            "    uses: demo.echo\n    with: {text: x}\n");
-  EXPECT_NE(bad_input.find("flow.yaml:3:3: input name '9lives' is not in the expected form (hint: an input name "
-                           "starts with a letter"),
-            std::string::npos)
+  const std::string bad_input = problems_of(
+      "name: a\ninputs:\n  9lives: {type: string}\nsteps:\n  - id: a\n"
+      "    uses: demo.echo\n    with: {text: x}\n");
+  EXPECT_NE(
+      bad_input.find("flow.yaml:3:3: input name '9lives' is not in the expected form (hint: an input name "
+                     "starts with a letter"),
+      std::string::npos)
       << bad_input;
 }
 

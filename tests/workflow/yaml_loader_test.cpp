@@ -122,7 +122,8 @@ std::pair<long, int> validate_peak_rss_kib(const std::string& home, const std::s
     const int devnull = ::open("/dev/null", O_WRONLY);
     ::dup2(devnull, 1);
     ::dup2(devnull, 2);
-    ::execl(WEFT_CLI, WEFT_CLI, "--home", home.c_str(), "validate", file.c_str(), static_cast<char*>(nullptr));
+    ::execl(WEFT_CLI, WEFT_CLI, "--home", home.c_str(), "validate", file.c_str(),
+            static_cast<char*>(nullptr));
     ::_exit(127);
   }
   int status = 0;
@@ -139,8 +140,9 @@ TEST(YamlLoader, BombsAreRefusedUnder64MegabytesOfMemory) {
 #else
   test::TempDir dir;
   const std::string home = dir.path() + "/home";
-  const std::string good = dir.write("good.yaml", "name: good\nsteps:\n  - id: a\n    uses: http.request\n"
-                                                  "    with: {method: GET, url: http://127.0.0.1:9/}\n");
+  const std::string good = dir.write("good.yaml",
+                                     "name: good\nsteps:\n  - id: a\n    uses: http.request\n"
+                                     "    with: {method: GET, url: http://127.0.0.1:9/}\n");
   auto [baseline, good_exit] = validate_peak_rss_kib(home, good);
   ASSERT_EQ(good_exit, 0);
   ASSERT_GT(baseline, 0);
@@ -157,7 +159,7 @@ TEST(YamlLoader, BombsAreRefusedUnder64MegabytesOfMemory) {
   block += "x\n";
   // Just under the 1 MiB limit: the biggest flow nesting the loader reads.
   const std::size_t depth = 500 * 1024;
-  const std::vector<std::pair<std::string, std::string>> bombs = {
+  const std::vector<std::pair<std::string, std::string> > bombs = {
       {"laughs.yaml", laughs},
       {"flow.yaml", "a: " + std::string(depth, '[') + std::string(depth, ']') + "\n"},
       {"block.yaml", block},
@@ -168,7 +170,8 @@ TEST(YamlLoader, BombsAreRefusedUnder64MegabytesOfMemory) {
     const std::string path = dir.write(name, text);
     auto [peak, code] = validate_peak_rss_kib(home, path);
     EXPECT_EQ(code, 1) << name << " was not refused";
-    EXPECT_LT(peak - baseline, 64L * 1024) << name << ": peak " << peak << " KiB, baseline " << baseline << " KiB";
+    EXPECT_LT(peak - baseline, 64L * 1024)
+        << name << ": peak " << peak << " KiB, baseline " << baseline << " KiB";
   }
 #endif
 }

@@ -78,8 +78,10 @@ std::string last_segment(const std::string& pointer) {
 
 // What a key expects, for the hints of its schema problems; "" when the key is not one of ours.
 std::string expected_for(const std::string& pointer, const std::string& key) {
-  const bool in_step = pointer.rfind("/steps/", 0) == 0 && std::count(pointer.begin(), pointer.end(), '/') == 3;
-  const bool in_input = pointer.rfind("/inputs/", 0) == 0 && std::count(pointer.begin(), pointer.end(), '/') == 3;
+  const bool in_step =
+      pointer.rfind("/steps/", 0) == 0 && std::count(pointer.begin(), pointer.end(), '/') == 3;
+  const bool in_input =
+      pointer.rfind("/inputs/", 0) == 0 && std::count(pointer.begin(), pointer.end(), '/') == 3;
   if (pointer == "/name") return "`name:` is a non-empty line of text of at most 200 characters";
   if (pointer == "/description") return "`description:` is text";
   if (pointer == "/resume") return "`resume:` is true or false";
@@ -118,13 +120,15 @@ std::string hint_for(const std::string& pointer, const std::string& message = ""
   if (has("Missing required property")) {
     if (pointer.empty()) return "a workflow needs `name:` and `steps:` at the top level";
     if (pointer.rfind("/steps/", 0) == 0) return "every step needs `id:` and `uses: connector.action`";
-    if (pointer.rfind("/inputs/", 0) == 0) return "every input needs `type:` (string, number, integer, boolean, object or array)";
+    if (pointer.rfind("/inputs/", 0) == 0)
+      return "every input needs `type:` (string, number, integer, boolean, object or array)";
     return "add the missing key";
   }
   if (pointer.rfind("/inputs/", 0) == 0 && has("property name"))
     return "an input name starts with a letter or '_', then letters, digits, '_' or '-'";
   if (key == "id" && pointer.rfind("/steps/", 0) == 0)
-    return "a step id starts with a lowercase letter, then lowercase letters, digits, '_' or '-' (at most 64)";
+    return "a step id starts with a lowercase letter, then lowercase letters, digits, '_' or '-' (at most "
+           "64)";
   if (key == "uses")
     return "write connector.action, e.g. http.request; `weft connectors list` shows what is loaded";
   if (key == "timeout" || key == "interval") return "a whole number and a unit: 500ms, 30s, 2m, 1h";
@@ -133,7 +137,8 @@ std::string hint_for(const std::string& pointer, const std::string& message = ""
     return e;
   }
   // Whatever the place, the kind of rule broken.
-  if (has("'type' constraint")) return "the value has the wrong type; quote text, write true/false or a number";
+  if (has("'type' constraint"))
+    return "the value has the wrong type; quote text, write true/false or a number";
   if (has("enum")) return "use one of the values the schema allows";
   if (has("String should be no fewer than")) return "the value must not be empty";
   if (has("String should be no more than")) return "shorten the value";
@@ -192,7 +197,8 @@ void schema_problems(const YamlDocument& doc, std::vector<Problem>& out) {
                             return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
                           });
           if (ok || !seen.insert("/inputs/" + k + "\nname").second) continue;
-          out.push_back({doc.where_key("/inputs/" + pointer_escape(k)), "input name '" + k + "' is not in the expected form",
+          out.push_back({doc.where_key("/inputs/" + pointer_escape(k)),
+                         "input name '" + k + "' is not in the expected form",
                          "an input name starts with a letter or '_', then letters, digits, '_' or '-'"});
         }
         continue;
