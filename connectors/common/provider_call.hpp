@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "retry_after.hpp"
 #include "weft/sdk.hpp"
 
 namespace weft::connectors {
@@ -206,7 +207,7 @@ inline std::string code_for_status(int status) {
 
 // Throws sdk::Error for an HTTP status >= 400, quoting the provider's message with the status:
 // "<provider> answered HTTP 404: Channel not found"; the code comes from code_for_status. A 429
-// keeps its Retry-After (seconds) as retry_after_ms.
+// keeps its Retry-After (delta-seconds or an HTTP-date, see retry_after.hpp) as retry_after_ms.
 inline void check(const HttpReply& r, const std::string& provider, const MessageOf& message_of) {
   if (r.status < 400) return;
   std::string msg = message_of(try_parse(r.body));
@@ -217,8 +218,8 @@ inline void check(const HttpReply& r, const std::string& provider, const Message
     for (const auto& [k, v] : r.headers) {
       std::string lk = k;
       for (auto& c : lk) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      if (lk == "retry-after" && !v.empty() && v.size() < 10 && v.find_first_not_of("0123456789") == std::string::npos)
-        retry_ms = std::stoll(v) * 1000;
+      if (lk != "retry-after") continue;
+      if (auto ms = retry_after_ms(v)) retry_ms = *ms;  // seconds or an HTTP-date
     }
   }
   throw sdk::Error(code_for_status(r.status), provider + " answered HTTP " + std::to_string(r.status) + ": " + msg,

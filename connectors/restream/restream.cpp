@@ -102,18 +102,56 @@ class Restream : public weft::sdk::Connector {
     });
     on("event_finished", [](Call& c, std::string_view in) {
       auto [params, cursor] = trigger_input(in);
-      Var page = history_page(c, 1, kTriggerPageSize);
-      // History is newest first; emit oldest first so runs follow the order events finished.
-      ArrayPtr items = list_of(page);
-      auto ids = events_by_id(items);
+      // History is newest first. More than one page may have finished since the last poll: follow
+      // the pages until one reaches events that finished before the newest one already seen (the
+      // cursor's finished_at), the last page, or kTriggerMaxPages. The first poll (no cursor)
+      // reads one page: it only records what exists.
+      ObjectPtr prev = as_object(cursor);
+      const bool have_mark = prev && prev->has("finished_at");
+      const long long mark = have_mark ? epoch_of(prev->get("finished_at")) : 0;
+      std::vector<std::pair<std::string, Var>> ids;
+      long long newest = mark;
+      for (int page = 1; page <= kTriggerMaxPages; ++page) {
+        Var reply = history_page(c, page, kTriggerPageSize);
+        ArrayPtr items = list_of(reply);
+        bool reached_older = false;
+        for (const auto& v : *items) {
+          const ObjectPtr e = as_object(v);
+          const long long at = e ? epoch_of(e->get("finishedAt")) : -1;
+          if (at >= 0 && at > newest) newest = at;
+          if (at >= 0 && at < mark) reached_older = true;
+        }
+        auto page_ids = events_by_id(items);
+        ids.insert(ids.end(), page_ids.begin(), page_ids.end());
+        if (!have_mark || reached_older || items->size() < static_cast<std::size_t>(kTriggerPageSize)) break;
+        ObjectPtr pagination = as_object(as_object(reply) ? as_object(reply)->get("pagination") : Var());
+        if (pagination && pagination->optValue<int>("pages_total", page + 1) <= page) break;
+      }
+      // Emit oldest first so runs follow the order events finished.
       std::reverse(ids.begin(), ids.end());
-      return poll_output(poll_new(ids, cursor, params->optValue<bool>("include_existing", false)));
+      PollResult r = poll_new(ids, cursor, params->optValue<bool>("include_existing", false));
+      r.cursor->set("finished_at", newest);
+      return poll_output(r);
     });
   }
 
  private:
   static constexpr int kDefaultLimit = 10;
   static constexpr int kTriggerPageSize = 50;
+  static constexpr int kTriggerMaxPages = 20;  // 1000 events finished between two polls
+
+  // An epoch-seconds time (a number or a numeric string); -1 when it is neither.
+  static long long epoch_of(const Var& v) {
+    try {
+      if (v.isEmpty()) return -1;
+      if (v.isNumeric()) return v.convert<long long>();
+      const std::string s = v.convert<std::string>();
+      if (s.empty() || s.find_first_not_of("0123456789") != std::string::npos) return -1;
+      return std::stoll(s);
+    } catch (...) {
+      return -1;
+    }
+  }
 
   static Var call(Call& c, const std::string& method, const std::string& path, const Var& body = Var(),
                   const std::vector<std::pair<std::string, std::string>>& query = {}) {

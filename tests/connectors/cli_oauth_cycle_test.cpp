@@ -1,10 +1,10 @@
-// The OAuth2 connectors' whole lifecycle as a user drives it: `weft connections add` and
-// `weft connections authorize --listen` (the built binary) against the sandbox's authorize and
-// token endpoints, calls through the real engine (engine::Engine::open on the same home), the
-// sandbox expiring every token, a reactive refresh, `weft connections refresh` from another
-// process rotating the pair under the running engine, and `weft connections remove` revoking.
-// The expiry comes right after the engine adopted the rotated pair: a 401 then must still cause a
-// real refresh, not a resend of the token the vault holds.
+// The OAuth2 connectors' whole lifecycle as a user drives it, every step through the built
+// binary: `weft connections add` and `weft connections authorize --listen` against the sandbox's
+// authorize and token endpoints, calls as `weft run` of a one-step workflow using the connection
+// (each a fresh process reading the pair from the vault), `weft connections refresh` rotating the
+// pair between two runs, the sandbox expiring every token so the next `weft run` gets a 401 and
+// must do a real refresh (and store the new pair for the run after it), and `weft connections
+// remove` revoking.
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
@@ -24,7 +24,6 @@
 #include <vector>
 
 #include "core/json.hpp"
-#include "engine/engine.hpp"
 #include "sandbox.hpp"
 #include "support/test_support.hpp"
 
@@ -38,6 +37,7 @@ struct Provider {
   std::string call;                   // an action that needs the token
   std::string refresh_counter;        // the sandbox counter of refresh_token grants
   std::string expire_control;
+  std::string api_counter;  // the sandbox counter of API calls
 };
 
 class CliOAuthCycle : public ::testing::TestWithParam<Provider> {
@@ -106,11 +106,23 @@ class CliOAuthCycle : public ::testing::TestWithParam<Provider> {
     return {code, printed + rest};
   }
 
-  Result<Json> call(engine::Engine& e, const std::string& uses, const std::string& connection) {
-    const plugin::ActionInfo* op = e.catalog().find(uses);
-    if (op == nullptr) return Status(Code::kNotFound, uses + " is not loaded");
-    return e.catalog().invoke(*op, Json(json::new_object()),
-                              plugin::InvokeContext{.run_id = "r", .step_id = "s", .connection = connection});
+  // `weft run` of a one-step workflow calling `uses` with the connection; the run's JSON.
+  Json run_call(const std::string& uses, const std::string& connection) {
+    const std::string flow = dir_.write("call.yaml", "name: call\nsteps:\n  - id: call\n    uses: " + uses +
+                                                         "\n    connection: " + connection + "\n");
+    auto r = weft({"run", flow, "--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.out << r.err;
+    auto doc = json::parse(r.out);
+    EXPECT_TRUE(doc.ok()) << "not JSON: " << r.out << r.err;
+    if (!doc) return Json();
+    EXPECT_EQ(json::get_string(*doc, "status"), "succeeded") << r.out;
+    auto steps = json::as_array(json::get(*doc, "steps"));
+    EXPECT_TRUE(steps && steps->size() == 1) << r.out;
+    if (steps && steps->size() == 1) {
+      EXPECT_EQ(json::get_string(steps->get(0), "status"), "succeeded") << r.out;
+      EXPECT_TRUE(json::is_object(json::get(steps->get(0), "output"))) << r.out;
+    }
+    return *doc;
   }
 
   std::string state_of(const std::string& name) {
@@ -147,25 +159,26 @@ TEST_P(CliOAuthCycle, AuthorizeCallExpireRefreshCallRemove) {
   EXPECT_EQ(state_of(p.connection), "active");
   EXPECT_EQ(printed.find("sandbox-secret"), std::string::npos) << "a secret was printed";
 
-  auto opened = engine::Engine::open({.home = home_, .connector_dirs = {connector_dir()}});
-  ASSERT_TRUE(opened.ok()) << opened.status().message();
-  engine::Engine& e = **opened;
-  auto first = call(e, p.call, p.connection);
-  ASSERT_TRUE(first.ok()) << first.status().message();
+  const long long api_before = counter(p.api_counter);
+  run_call(p.call, p.connection);  // the pair from the authorization, as stored
   EXPECT_EQ(counter(p.refresh_counter), 0);
+  const long long per_run = counter(p.api_counter) - api_before;
+  EXPECT_GE(per_run, 1)
+      << get(box_.url("/_control/counters")).second;  // the run reached the API with the token
 
-  auto refreshed = weft({"connections", "refresh", p.connection});  // another process rotates
+  auto refreshed = weft({"connections", "refresh", p.connection});  // rotates the pair
   ASSERT_EQ(refreshed.exit_code, 0) << refreshed.err;
   EXPECT_EQ(counter(p.refresh_counter), 1);
-  auto after_cli = call(e, p.call, p.connection);  // the engine's cached token was rotated away
-  ASSERT_TRUE(after_cli.ok()) << after_cli.status().message();
-  EXPECT_EQ(counter(p.refresh_counter), 1);  // the new pair was read from the vault, not refreshed again
+  run_call(p.call, p.connection);  // the rotated pair, read from the vault: no refresh of its own
+  EXPECT_EQ(counter(p.refresh_counter), 1);
 
   ASSERT_EQ(get(box_.url(p.expire_control), nullptr, "POST").first, 200);
-  auto after_expiry = call(e, p.call, p.connection);
-  ASSERT_TRUE(after_expiry.ok()) << after_expiry.status().message();
-  EXPECT_EQ(counter(p.refresh_counter), 2);  // one reactive refresh
+  run_call(p.call, p.connection);  // a 401, one reactive refresh, the call again
+  EXPECT_EQ(counter(p.refresh_counter), 2);
   EXPECT_EQ(state_of(p.connection), "active");
+  run_call(p.call, p.connection);  // the refreshed pair was stored: no refresh now
+  EXPECT_EQ(counter(p.refresh_counter), 2);
+  EXPECT_EQ(counter(p.api_counter) - api_before, 4 * per_run);  // accepted calls: the same in each run
 
   auto removed = weft({"connections", "remove", p.connection});
   ASSERT_EQ(removed.exit_code, 0) << removed.err;
@@ -183,7 +196,8 @@ INSTANTIATE_TEST_SUITE_P(
                                 "revoke_url={S}/restream/oauth/revoke", "api_base={S}/restream"},
                                "restream.get_profile",
                                "restream.token.refresh_token",
-                               "/_control/restream/expire-tokens"},
+                               "/_control/restream/expire-tokens",
+                               "restream.api"},
                       Provider{"my-livepush",
                                "livepush",
                                {"authorize_url={S}/livepush/id/oauth2/authorize",
@@ -191,7 +205,8 @@ INSTANTIATE_TEST_SUITE_P(
                                 "api_base={S}/livepush/octopus", "accounts_base={S}/livepush/squid"},
                                "livepush.get_account",
                                "livepush.token.refresh_token",
-                               "/_control/livepush/expire-tokens"}),
+                               "/_control/livepush/expire-tokens",
+                               "livepush.api"}),
     [](const ::testing::TestParamInfo<Provider>& info) { return info.param.connector; });
 
 }  // namespace

@@ -1,6 +1,9 @@
 // Pure helpers of the provider connectors, compiled straight from their headers.
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <ctime>
+
 #include "ome_api.hpp"
 #include "provider_call.hpp"
 #include "restream_api.hpp"
@@ -95,6 +98,57 @@ TEST(ProviderCall, RateLimitedKeepsRetryAfterSeconds) {
   } catch (const sdk::Error& e) {
     EXPECT_EQ(e.code(), "rate_limited");
     EXPECT_EQ(e.retry_after_ms(), 7000);
+  }
+}
+
+TEST(ProviderCall, RateLimitedKeepsRetryAfterHttpDate) {
+  // A date 30 s ahead (IMF-fixdate has whole seconds: between 29 and 30 s remain).
+  const std::time_t at = std::time(nullptr) + 30;
+  std::tm tm{};
+  gmtime_r(&at, &tm);
+  char date[64];
+  std::strftime(date, sizeof date, "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  HttpReply r{429, {{"retry-after", date}}, R"({"message":"slow down"})"};
+  try {
+    check(r, "Restream", restream::error_message);
+    FAIL() << "no throw";
+  } catch (const sdk::Error& e) {
+    EXPECT_EQ(e.code(), "rate_limited");
+    EXPECT_GE(e.retry_after_ms(), 28000) << date;
+    EXPECT_LE(e.retry_after_ms(), 30000) << date;
+  }
+  HttpReply garbage{429, {{"Retry-After", "whenever"}}, "{}"};
+  try {
+    check(garbage, "Restream", restream::error_message);
+    FAIL() << "no throw";
+  } catch (const sdk::Error& e) {
+    EXPECT_EQ(e.retry_after_ms(), -1);  // unknown: the engine's own backoff applies
+  }
+}
+
+TEST(RetryAfter, ParsesSecondsAndEveryHttpDateForm) {
+  using std::chrono::seconds;
+  using std::chrono::system_clock;
+  // 1994-11-06 08:49:37 UTC, the RFC's example date.
+  const system_clock::time_point example{seconds(784111777)};
+  EXPECT_EQ(parse_http_date("Sun, 06 Nov 1994 08:49:37 GMT"), 784111777);
+  EXPECT_EQ(parse_http_date("Sunday, 06-Nov-94 08:49:37 GMT"), 784111777);
+  EXPECT_EQ(parse_http_date("Sun Nov  6 08:49:37 1994"), 784111777);
+  EXPECT_EQ(parse_http_date("Thu, 01 Jan 1970 00:00:00 GMT"), 0);
+  EXPECT_EQ(parse_http_date("Tue, 29 Feb 2000 23:59:59 GMT"), 951868799);
+  EXPECT_EQ(parse_http_date("Tuesday, 01-Jan-30 00:00:00 GMT"), 1893456000);  // 2030
+  EXPECT_EQ(retry_after_ms("Sun, 06 Nov 1994 08:49:47 GMT", example), 10000);
+  EXPECT_EQ(retry_after_ms("  Sun, 06 Nov 1994 08:49:37 GMT ", example - seconds(2)), 2000);
+  EXPECT_EQ(retry_after_ms("Sun, 06 Nov 1994 08:49:30 GMT", example), 0);  // in the past: now
+  EXPECT_EQ(retry_after_ms("120", example), 120000);
+  EXPECT_EQ(retry_after_ms("0", example), 0);
+  EXPECT_EQ(retry_after_ms("99999999999", example), kMaxRetryAfterMs);
+  EXPECT_EQ(retry_after_ms("Sun, 06 Nov 2094 08:49:37 GMT", example), kMaxRetryAfterMs);
+  for (const char* bad :
+       {"", "soon", "-5", "1.5", "Sun, 06 Nov 1994 08:49:37", "Sun, 06 Nov 1994 08:49:37 UTC",
+        "Sun, 31 Feb 1994 08:49:37 GMT", "Sun, 06 Foo 1994 08:49:37 GMT", "Sun, 06 Nov 1994 25:49:37 GMT",
+        "Sun, 6 Nov 1994 08:49:37 GMT", "Tue, 29 Feb 1900 00:00:00 GMT", "Sun Nov  6 08:49:37 1994 GMT"}) {
+    EXPECT_FALSE(retry_after_ms(bad, example).has_value()) << "'" << bad << "'";
   }
 }
 

@@ -12,7 +12,10 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
+#include <fstream>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -21,6 +24,7 @@
 
 #include "auth/connection_manager.hpp"
 #include "core/json.hpp"
+#include "daemon/engine_services.hpp"
 #include "engine/engine.hpp"
 #include "http/client.hpp"
 #include "plugin/registry.hpp"
@@ -303,13 +307,122 @@ TEST_F(ExamplesTest, OmeRecordOnPublishStartsARecordingAndSignsAPlaybackUrl) {
   EXPECT_THAT(describe(again), ::testing::HasSubstr("OvenMediaEngine answered HTTP 409"));
 }
 
+// Polling triggers across restarts, per connector trigger: the daemon's poller (EngineServices)
+// keeps the cursor in the home's SQLite run store ("poll:<workflow>"/"cursor"). A fresh engine
+// and poller over the same home poll again: nothing seen before fires twice, a new item fires once.
+struct TriggerCase {
+  std::string uses, connection, with;
+  std::function<void()> make_item;  // makes one new item the trigger reports
+};
+
+TEST_F(ExamplesTest, PollingTriggerCursorsSurviveARestartOfTheEngine) {
+  connect_all();
+  int n = 0;
+  auto new_event = [&](bool finish) {
+    auto created =
+        raw("POST", "/_control/restream/events", R"({"title":"Show )" + std::to_string(++n) + "\"}");
+    ASSERT_EQ(created.first, 201);
+    const std::string id = json::get_string(must(json::parse(created.second), "event"), "id");
+    ASSERT_EQ(raw("POST", "/_control/restream/events/" + id + (finish ? "/finish" : "/start")).first, 200);
+  };
+  std::vector<TriggerCase> cases = {
+      {"restream.event_started", "my-restream", "{}", [&] { new_event(false); }},
+      {"restream.event_finished", "my-restream", "{}", [&] { new_event(true); }},
+      {"livepush.stream_created", "my-livepush", "{}",
+       [&] {
+         auto r = call("livepush.create_stream", "my-livepush",
+                       R"({"name":"Stream )" + std::to_string(++n) + "\"}");
+         ASSERT_TRUE(r.ok()) << r.status().message();
+       }},
+      {"ovenmediaengine.stream_started", "my-ome", "{vhost: default, app: app}",
+       [&] {
+         ASSERT_EQ(raw("POST",
+                       "/_control/ome/vhosts/default/apps/app/streams/cam" + std::to_string(++n) + "/publish")
+                       .first,
+                   200);
+       }},
+  };
+  const std::string flows = home_.path() + "/flows";
+  std::filesystem::create_directories(flows);
+  for (const auto& c : cases) {
+    const std::string name = c.uses.substr(c.uses.find('.') + 1) + "-" + c.uses.substr(0, c.uses.find('.'));
+    std::ofstream(flows + "/" + name + ".yaml")
+        << "name: " << name << "\non:\n  uses: " << c.uses << "\n  connection: " << c.connection
+        << "\n  interval: 1h\n  with: " << c.with << "\nsteps:\n  - id: note\n    uses: http.request\n"
+        << "    with: {method: GET, url: \"" << s("/_control/counters") << "\"}\n";
+  }
+  auto runs_of = [](daemon::EngineServices& services, const std::string& name) {
+    auto runs = services.list_runs(json::object({{"workflow", name}}));
+    EXPECT_TRUE(runs.ok()) << runs.status().message();
+    return runs.ok() ? json::as_array(*runs)->size() : 0u;
+  };
+  {
+    daemon::EngineServices services(*engine_, flows, nullptr);
+    auto loaded = services.reload();
+    ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+    ASSERT_EQ(json::get(*loaded, "workflows").convert<int>(), 4) << json::stringify(*loaded);
+    for (const auto& c : cases) {
+      SCOPED_TRACE(c.uses + " before the restart");
+      const std::string name = c.uses.substr(c.uses.find('.') + 1) + "-" + c.uses.substr(0, c.uses.find('.'));
+      auto first = services.poll_once(name);  // records what exists, fires nothing
+      ASSERT_TRUE(first.ok()) << first.status().message();
+      EXPECT_EQ(*first, 0);
+      c.make_item();
+      auto fired = services.poll_once(name);
+      ASSERT_TRUE(fired.ok()) << fired.status().message();
+      EXPECT_EQ(*fired, 1);
+      EXPECT_EQ(runs_of(services, name), 1u);
+      auto stored = engine_->runs().state_get("poll:" + name, "cursor");
+      ASSERT_TRUE(stored.ok());
+      EXPECT_TRUE(stored->has_value()) << "no cursor stored for " << name;
+    }
+  }
+  // The restart: everything in memory goes; the home (runs.db, vault) stays.
+  executor_.reset();
+  engine_.reset();
+  engine::Options options{.home = home_.path() + "/home", .connector_dirs = {connector_dir()}};
+  engine_ = must(engine::Engine::open(options), "engine after the restart");
+  daemon::EngineServices services(*engine_, flows, nullptr);
+  ASSERT_TRUE(services.reload().ok());
+  for (const auto& c : cases) {
+    SCOPED_TRACE(c.uses + " after the restart");
+    const std::string name = c.uses.substr(c.uses.find('.') + 1) + "-" + c.uses.substr(0, c.uses.find('.'));
+    // A new item while the engine was down. With the stored cursor the next poll fires it and only
+    // it: a lost cursor would make this a first poll (records, fires nothing), a cursor not
+    // applied would fire the item seen before the restart again.
+    c.make_item();
+    auto fired = services.poll_once(name);
+    ASSERT_TRUE(fired.ok()) << fired.status().message();
+    EXPECT_EQ(*fired, 1);
+    auto quiet = services.poll_once(name);
+    ASSERT_TRUE(quiet.ok());
+    EXPECT_EQ(*quiet, 0);
+    EXPECT_EQ(runs_of(services, name), 2u);  // one before, one after the restart
+    c.make_item();
+    auto later = services.poll_once(name);
+    ASSERT_TRUE(later.ok());
+    EXPECT_EQ(*later, 1);
+    EXPECT_EQ(runs_of(services, name), 3u);
+  }
+}
+
 TEST_F(ExamplesTest, RateLimitBurstDuringAWorkflowIsSurvivedByWaiting) {
   connect_all();
+  const long long api_before = counter("livepush.api");
   ASSERT_EQ(raw("POST", "/_control/rate-limit", R"({"burst":2,"format":"seconds","seconds":1})").first, 200);
+  const auto started = std::chrono::steady_clock::now();
   auto r = run(example("livepush_stream_on_webhook.yaml"), R"({"type":"webhook","body":{"name":"Burst"}})",
                {"destination_id=pb_youtube1"});
+  const auto elapsed = std::chrono::steady_clock::now() - started;
   EXPECT_EQ(counter("rate_limited"), 2);
   ASSERT_EQ(r.status, store::RunStatus::kSucceeded) << describe(r);
+  // Survived by waiting: each 429 said "Retry-After: 1" and came before the next attempt, so the
+  // run took at least 2 s (a lower bound; retrying at once would take a few ms).
+  EXPECT_GE(std::chrono::duration_cast<std::chrono::milliseconds>(elapsed).count(), 2000);
+  // No storm: the two steps' calls reached the API once each after the two 429s; the sandbox saw
+  // 2 + 2 requests in all, whatever the client's retry budget.
+  EXPECT_EQ(counter("livepush.api") - api_before, 2);
+  EXPECT_LE(counter("livepush.api") - api_before + counter("rate_limited"), 4);
   // Both 429s were waited out and the (non-idempotent) create was sent exactly once.
   auto streams = call("livepush.list_streams", "my-livepush", "{}");
   ASSERT_TRUE(streams.ok());

@@ -13,6 +13,7 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <ctime>
 #include <set>
 #include <sstream>
@@ -307,6 +308,72 @@ TEST_F(RestreamTest, EventTriggersFireOnceEach) {
   auto finished = poll("event_finished", c3.str());
   ASSERT_EQ(finished->getArray("items")->size(), 1u);
   EXPECT_EQ(finished->getArray("items")->getObject(0)->getValue<std::string>("status"), "finished");
+}
+
+// More than a history page (50) finishing between two polls: every one fires once, oldest first,
+// and the pages are followed only back to the events seen before (not the whole history).
+TEST_F(RestreamTest, EventFinishedFollowsHistoryPagesBetweenPolls) {
+  auto poll = [&](const std::string& cursor) {
+    auto r = host_.invoke("event_finished", R"({"params":{},"cursor":)" + cursor + "}");
+    EXPECT_TRUE(r.ok) << r.json;
+    return r.object();
+  };
+  auto cursor_of = [](const ObjectPtr& o) {
+    std::ostringstream c;
+    Poco::JSON::Stringifier::condense(o->get("cursor"), c);
+    return c.str();
+  };
+  auto first = poll("null");
+  ASSERT_EQ(first->getArray("items")->size(), 0u);
+
+  auto added = http("POST", "/_control/restream/finished-events", R"({"count":130,"title":"Finale"})");
+  ASSERT_EQ(added.first, 201) << added.second;
+  auto ids = Poco::JSON::Parser().parse(added.second).extract<ObjectPtr>()->getArray("ids");
+  ASSERT_EQ(ids->size(), 130u);
+  const std::size_t history_calls_before = static_cast<std::size_t>(
+      std::count_if(host_.requests.begin(), host_.requests.end(),
+                    [](const std::string& r) { return r.find("/events/history") != std::string::npos; }));
+
+  auto second = poll(cursor_of(first));
+  auto items = second->getArray("items");
+  ASSERT_EQ(items->size(), 130u);
+  std::set<std::string> fired;
+  for (const auto& v : *items) fired.insert(v.extract<ObjectPtr>()->getValue<std::string>("id"));
+  EXPECT_EQ(fired.size(), 130u);  // each once
+  for (const auto& id : *ids)
+    EXPECT_TRUE(fired.count(id.convert<std::string>())) << id.convert<std::string>();
+  const std::size_t history_calls =
+      static_cast<std::size_t>(std::count_if(
+          host_.requests.begin(), host_.requests.end(),
+          [](const std::string& r) { return r.find("/events/history") != std::string::npos; })) -
+      history_calls_before;
+  EXPECT_EQ(history_calls, 3u);  // 130 new + 7 older ones: pages 1..3 of 50, page 3 reaches the older
+
+  // Nothing new: nothing fires; one more finish fires once.
+  auto third = poll(cursor_of(second));
+  EXPECT_EQ(third->getArray("items")->size(), 0u) << third->getArray("items")->size();
+  ASSERT_EQ(http("POST", "/_control/restream/finished-events", R"({"count":1,"title":"Encore"})").first, 201);
+  auto fourth = poll(cursor_of(third));
+  ASSERT_EQ(fourth->getArray("items")->size(), 1u);
+  EXPECT_EQ(fourth->getArray("items")->getObject(0)->getValue<std::string>("title"), "Encore 1");
+}
+
+// The page walk is bounded: 20 pages of 50 at most, even when the history never reaches older
+// events (here 1200 finished in the same second as the cursor's newest).
+TEST_F(RestreamTest, EventFinishedPageWalkIsBounded) {
+  ASSERT_EQ(http("POST", "/_control/restream/finished-events", R"({"count":1})").first, 201);
+  auto first = host_.invoke("event_finished", R"({"params":{},"cursor":null})");
+  ASSERT_TRUE(first.ok) << first.json;
+  ASSERT_EQ(http("POST", "/_control/restream/finished-events", R"({"count":1200})").first, 201);
+  std::ostringstream c;
+  Poco::JSON::Stringifier::condense(first.object()->get("cursor"), c);
+  const std::size_t before = host_.requests.size();
+  auto second = host_.invoke("event_finished", R"({"params":{},"cursor":)" + c.str() + "}");
+  ASSERT_TRUE(second.ok) << second.json;
+  EXPECT_EQ(host_.requests.size() - before, 20u);
+  // The 1000 newest of the history; the one seen before may be among them (same second).
+  EXPECT_GE(second.object()->getArray("items")->size(), 999u);
+  EXPECT_LE(second.object()->getArray("items")->size(), 1000u);
 }
 
 class LivepushTest : public ProviderTest {

@@ -49,6 +49,20 @@ TEST(HttpRetries, ConnectionRefusedIsRetriedABoundedNumberOfTimes) {
   EXPECT_EQ(logs.count({"retrying", "method=GET", "path=/x"}), 2) << logs.all();
 }
 
+// A name that resolves nowhere is "cannot resolve host NAME". No packet may leave the machine:
+// a plain `x.invalid` is sent to the configured DNS server by glibc (only some resolvers answer
+// .invalid locally), so the name has a 64-byte label, which cannot be encoded in a DNS query: the
+// resolver refuses it before sending anything (checked with strace: no socket to port 53).
+TEST(HttpRetries, UnresolvableHostIsCannotResolveHost) {
+  const std::string host = std::string(64, 'a') + ".invalid";
+  Client client(fast_options());
+  auto r = client.send({"GET", "http://" + host + "/x"}, CallOptions{.max_attempts = 1});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().code(), Code::kUnavailable);
+  EXPECT_NE(r.status().message().find("cannot resolve host " + host), std::string::npos)
+      << r.status().message();
+}
+
 TEST(HttpRetries, ConnectionRefusedIsNotRetriedForPost) {
   test::LogCapture logs;
   Client client(fast_options());

@@ -415,7 +415,7 @@ Response handle_restream(State& st, const Request& req, bool& mutated) {
   return err(404, "Not Found", "NotFoundError");
 }
 
-// /_control/restream/...: events (create, start, finish), expire-tokens, revoke-all.
+// /_control/restream/...: events (create, start, finish), finished-events, expire-tokens, revoke-all.
 Response control_restream(State& st, const Request& req) {
   const auto& s = req.segments;  // below /_control/restream
   if (s.size() == 1 && s[0] == "expire-tokens") {
@@ -433,6 +433,22 @@ Response control_restream(State& st, const Request& req) {
     auto e = make_event(st, title, "upcoming", scheduled, Var(), Var());
     events(st)->add(e);
     return json_response(201, public_event(e));
+  }
+  if (s.size() == 1 && s[0] == "finished-events") {  // {count, title?}: count events finished now
+    auto body = req.json_object();
+    const int count = body ? body->optValue<int>("count", 1) : 1;
+    if (count < 1 || count > 5000) return json_response(400, Var(std::string("count: 1..5000")));
+    const std::string title = body ? body->optValue<std::string>("title", "Finished show") : "Finished show";
+    const std::int64_t now = now_epoch_s();
+    ArrayPtr ids = new Array;
+    for (int i = 0; i < count; ++i) {
+      auto e = make_event(st, title + " " + std::to_string(i + 1), "finished", now - 3600, now - 1800, now);
+      events(st)->add(e);
+      ids->add(e->get("id"));
+    }
+    ObjectPtr out = new Object;
+    out->set("ids", ids);
+    return json_response(201, out);
   }
   if (s.size() == 3 && s[0] == "events" && (s[2] == "start" || s[2] == "finish")) {
     auto e = find_event(st, s[1]);

@@ -192,12 +192,19 @@ struct Sandbox::Impl {
       return json_response(200, Var(ObjectPtr(new Poco::JSON::Object)));
     }
     if (s.size() == 1 && s[0] == "reset") {
+      // Everything a control endpoint can change: the data, tokens, counters, and every fault
+      // switch back to "no faults" (README), the Retry-After form included.
       state = State{};
       state.token_lifetime_s = options.token_lifetime_s;
       state.seed();
       burst = 0;
+      retry_format = RetryAfterFormat::kSeconds;
+      retry_after_s = 1;
+      token_fault.clear();
+      token_fault_count = 0;
       slow_ms = 0;
       fail_rate = 0.0;
+      fault_rng.seed(42);
       return json_response(200, Var(ObjectPtr(new Poco::JSON::Object)));
     }
     if (s.empty()) return json_response(404, Var(std::string("unknown control endpoint")));

@@ -350,6 +350,29 @@ TEST_F(SandboxTest, RetryAfterCanBeAPastDateOrGarbage) {
   EXPECT_EQ(call("POST", "/_control/rate-limit", R"({"burst":1,"format":"weeks"})").status, 400);
 }
 
+// README: reset is "back to the seed data, no tokens, no faults" — every switch, not only some.
+TEST_F(SandboxTest, ResetTurnsOffEveryFaultSwitch) {
+  ASSERT_EQ(call("POST", "/_control/rate-limit", R"({"burst":5,"format":"date","seconds":120})").status, 200);
+  ASSERT_EQ(call("POST", "/_control/token-fault", R"({"mode":"truncated","count":5})").status, 200);
+  ASSERT_EQ(call("POST", "/_control/faults", R"({"fail_rate":1.0})").status, 200);
+  ASSERT_EQ(call("POST", "/_control/deny-next-authorize").status, 200);
+  ASSERT_EQ(call("GET", "/restream/v2/platform/all").status, 429);  // the switches are on
+  ASSERT_EQ(call("GET", "/_control/counters").object()->getValue<int>("rate_limited"), 1);
+
+  ASSERT_EQ(call("POST", "/_control/reset").status, 200);
+  EXPECT_FALSE(call("GET", "/_control/counters").object()->has("rate_limited"));
+  EXPECT_EQ(call("GET", "/restream/v2/platform/all").status, 200);  // no burst, no failures
+  // No token fault and no denied authorize: a real token answer.
+  ObjectPtr tokens = restream_tokens();
+  ASSERT_TRUE(tokens);
+  EXPECT_TRUE(tokens->has("access_token"));
+  // The Retry-After seconds are back to the default 1 (a burst set without "seconds" uses it).
+  ASSERT_EQ(call("POST", "/_control/rate-limit", R"({"burst":1})").status, 200);
+  Reply limited = call("GET", "/restream/v2/platform/all");
+  EXPECT_EQ(limited.status, 429);
+  EXPECT_EQ(limited.headers["Retry-After"], "1");
+}
+
 TEST_F(SandboxTest, TokenFaultBreaksTheNextTokenAnswerOnly) {
   ASSERT_EQ(call("POST", "/_control/token-fault", R"({"mode":"truncated"})").status, 200);
   std::string code = restream_code();

@@ -1,8 +1,14 @@
 #include "workflow/yaml_loader.hpp"
 
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "support/test_support.hpp"
 
@@ -98,6 +104,76 @@ TEST(YamlLoader, FiveThousandLevelsOfBlockNestingAreRefused) {
   std::string indented = "a:\n";
   for (int i = 1; i < 200; ++i) indented += std::string(static_cast<std::size_t>(i), ' ') + "b:\n";
   EXPECT_NE(error_of(indented).find("nesting is deeper than"), std::string::npos);
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define WEFT_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define WEFT_UNDER_ASAN 1
+#endif
+#endif
+
+// Peak resident set (ru_maxrss, KiB) of `weft --home HOME validate FILE` run as a child process,
+// and its exit code.
+std::pair<long, int> validate_peak_rss_kib(const std::string& home, const std::string& file) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int devnull = ::open("/dev/null", O_WRONLY);
+    ::dup2(devnull, 1);
+    ::dup2(devnull, 2);
+    ::execl(WEFT_CLI, WEFT_CLI, "--home", home.c_str(), "validate", file.c_str(),
+            static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  rusage usage{};
+  if (pid < 0 || ::wait4(pid, &status, 0, &usage) != pid) return {-1, -1};
+  return {usage.ru_maxrss, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status)};
+}
+
+// RELIABILITY row 16: each bomb is refused by `weft validate` using under 64 MB more memory than
+// validating a small good file (whole process: the peak RSS of the child).
+TEST(YamlLoader, BombsAreRefusedUnder64MegabytesOfMemory) {
+#ifdef WEFT_UNDER_ASAN
+  GTEST_SKIP() << "AddressSanitizer's shadow memory makes the RSS meaningless";
+#else
+  test::TempDir dir;
+  const std::string home = dir.path() + "/home";
+  const std::string good = dir.write("good.yaml",
+                                     "name: good\nsteps:\n  - id: a\n    uses: http.request\n"
+                                     "    with: {method: GET, url: http://127.0.0.1:9/}\n");
+  auto [baseline, good_exit] = validate_peak_rss_kib(home, good);
+  ASSERT_EQ(good_exit, 0);
+  ASSERT_GT(baseline, 0);
+
+  std::string laughs = "a: &a [x,x,x,x,x,x,x,x,x]\n";
+  const char* names = "abcdefghij";
+  for (int i = 1; i < 10; ++i) {
+    laughs += std::string(1, names[i]) + ": &" + names[i] + " [";
+    for (int k = 0; k < 9; ++k) laughs += std::string(k ? "," : "") + "*" + names[i - 1];
+    laughs += "]\n";
+  }
+  std::string block = "a:\n";
+  for (int i = 0; i < 5000; ++i) block += "- ";
+  block += "x\n";
+  // Just under the 1 MiB limit: the biggest flow nesting the loader reads.
+  const std::size_t depth = 500 * 1024;
+  const std::vector<std::pair<std::string, std::string> > bombs = {
+      {"laughs.yaml", laughs},
+      {"flow.yaml", "a: " + std::string(depth, '[') + std::string(depth, ']') + "\n"},
+      {"block.yaml", block},
+      {"cycle.yaml", "a: &a [*a]\n"},
+      {"big.yaml", "a: " + std::string(10 * 1024 * 1024, 'x') + "\n"},
+  };
+  for (const auto& [name, text] : bombs) {
+    const std::string path = dir.write(name, text);
+    auto [peak, code] = validate_peak_rss_kib(home, path);
+    EXPECT_EQ(code, 1) << name << " was not refused";
+    EXPECT_LT(peak - baseline, 64L * 1024)
+        << name << ": peak " << peak << " KiB, baseline " << baseline << " KiB";
+  }
+#endif
 }
 
 TEST(YamlLoader, CyclicAliasIsRefused) {

@@ -30,8 +30,19 @@ int run_validate(Invocation& inv) {
     std::size_t steps = 0;
     auto doc = workflow::load_yaml_file(path);
     if (!doc) {
-      // The loader's message already reads "file:line:column: what (hint: ...)".
-      problems.push_back({"", doc.status().message(), ""});
+      // The loader's message reads "file:line:column: what (hint: ...)": split it into the fields.
+      std::string message = doc.status().message();
+      std::string hint;
+      if (const auto h = message.rfind(" (hint: "); h != std::string::npos && message.back() == ')') {
+        hint = message.substr(h + 8, message.size() - h - 9);
+        message.erase(h);
+      }
+      const auto colon = message.find(": ");
+      if (colon == std::string::npos) {
+        problems.push_back({"", message, hint});
+      } else {
+        problems.push_back({message.substr(0, colon), message.substr(colon + 2), hint});
+      }
     } else {
       problems = workflow::validate(*doc, engine->catalog());
       if (auto s = json::as_array(json::get(doc->root, "steps")); !s.isNull()) steps = s->size();

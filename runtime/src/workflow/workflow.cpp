@@ -76,25 +76,76 @@ std::string last_segment(const std::string& pointer) {
   return slash == std::string::npos ? pointer : pointer.substr(slash + 1);
 }
 
-std::string hint_for(const std::string& pointer) {
+// What a key expects, for the hints of its schema problems; "" when the key is not one of ours.
+std::string expected_for(const std::string& pointer, const std::string& key) {
+  const bool in_step =
+      pointer.rfind("/steps/", 0) == 0 && std::count(pointer.begin(), pointer.end(), '/') == 3;
+  const bool in_input =
+      pointer.rfind("/inputs/", 0) == 0 && std::count(pointer.begin(), pointer.end(), '/') == 3;
+  if (pointer == "/name") return "`name:` is a non-empty line of text of at most 200 characters";
+  if (pointer == "/description") return "`description:` is text";
+  if (pointer == "/resume") return "`resume:` is true or false";
+  if (pointer == "/inputs") return "`inputs:` is a mapping of input names to `{type: ...}`";
+  if (pointer == "/steps") return "steps is a non-empty list of `- id: ...` / `  uses: connector.action`";
+  if (in_step) {
+    if (key == "continue-on-error") return "`continue-on-error:` is true or false (no quotes)";
+    if (key == "name") return "a step's `name:` is text";
+    if (key == "connection") return "`connection:` names a connection; `weft connections list` shows them";
+    if (key == "with") return "`with:` is a mapping of the action's inputs";
+    if (key == "if") return "write a condition such as ${{ steps.a.output.ok == true }}, or true/false";
+  }
+  if (pointer.rfind("/steps/", 0) == 0 && std::count(pointer.begin(), pointer.end(), '/') == 2)
+    return "a step is a mapping with at least `id:` and `uses:`";
+  if (in_input) {
+    if (key == "type") return "an input's type is one of string, number, integer, boolean, object, array";
+    if (key == "required") return "`required:` is true or false";
+    if (key == "description") return "an input's `description:` is text";
+  }
+  if (pointer.rfind("/inputs/", 0) == 0 && std::count(pointer.begin(), pointer.end(), '/') == 2)
+    return "an input is `name: {type: string|number|integer|boolean|object|array, default: ..., required: "
+           "true}`";
+  return "";
+}
+
+// A hint for a schema problem at `pointer`, from what the key expects and the kind of rule broken
+// (valijson's description names it). Never empty.
+std::string hint_for(const std::string& pointer, const std::string& message = "") {
   const std::string key = last_segment(pointer);
   if (pointer.rfind("/on", 0) == 0) {
     return "write `on: {webhook: {}}`, `on: {schedule: \"*/5 * * * *\"}`, or a connector trigger "
            "`on: {uses: connector.trigger, connection: name}`";
   }
-  if (key == "id")
-    return "a step id starts with a lowercase letter, then lowercase letters, digits, '_' or '-'";
+  const auto has = [&](const char* s) { return message.find(s) != std::string::npos; };
+  // A missing key: say which keys the place needs.
+  if (has("Missing required property")) {
+    if (pointer.empty()) return "a workflow needs `name:` and `steps:` at the top level";
+    if (pointer.rfind("/steps/", 0) == 0) return "every step needs `id:` and `uses: connector.action`";
+    if (pointer.rfind("/inputs/", 0) == 0)
+      return "every input needs `type:` (string, number, integer, boolean, object or array)";
+    return "add the missing key";
+  }
+  if (pointer.rfind("/inputs/", 0) == 0 && has("property name"))
+    return "an input name starts with a letter or '_', then letters, digits, '_' or '-'";
+  if (key == "id" && pointer.rfind("/steps/", 0) == 0)
+    return "a step id starts with a lowercase letter, then lowercase letters, digits, '_' or '-' (at most "
+           "64)";
   if (key == "uses")
     return "write connector.action, e.g. http.request; `weft connectors list` shows what is loaded";
   if (key == "timeout" || key == "interval") return "a whole number and a unit: 500ms, 30s, 2m, 1h";
-  if (key == "steps") return "steps is a non-empty list of `- id: ...` / `  uses: connector.action`";
-  if (key == "name" && pointer == "/name") return "give the workflow a `name:`";
-  if (pointer.rfind("/inputs", 0) == 0)
-    return "an input is `name: {type: string|number|integer|boolean|object|array, default: ..., required: "
-           "true}`";
-  if (key == "with") return "`with:` is a mapping of the action's inputs";
-  if (key == "if") return "write a condition such as ${{ steps.a.output.ok == true }}";
-  return "";
+  if (std::string e = expected_for(pointer, key); !e.empty()) {
+    if (pointer == "/steps" && has("no fewer than")) return "a workflow needs at least one step: " + e;
+    return e;
+  }
+  // Whatever the place, the kind of rule broken.
+  if (has("'type' constraint"))
+    return "the value has the wrong type; quote text, write true/false or a number";
+  if (has("enum")) return "use one of the values the schema allows";
+  if (has("String should be no fewer than")) return "the value must not be empty";
+  if (has("String should be no more than")) return "shorten the value";
+  if (has("'pattern' constraint")) return "the value must match the documented form";
+  if (has("Array should contain no fewer than")) return "the list needs more items";
+  if (has("Object should have")) return "check the number of keys in this mapping";
+  return "the workflow format is in README.md and schemas/workflow.schema.json";
 }
 
 // valijson reports every level of a failure ("failed to validate item #0" around "missing
@@ -103,7 +154,8 @@ std::string hint_for(const std::string& pointer) {
 void schema_problems(const YamlDocument& doc, std::vector<Problem>& out) {
   const valijson::Schema* schema = workflow_schema();
   if (schema == nullptr) {
-    out.push_back({doc.where(""), "internal error: the embedded workflow schema does not compile", ""});
+    out.push_back({doc.where(""), "internal error: the embedded workflow schema does not compile",
+                   "this is a defect of the weft build; please report it with `weft version`"});
     return;
   }
   valijson::ValidationResults results;
@@ -112,7 +164,8 @@ void schema_problems(const YamlDocument& doc, std::vector<Problem>& out) {
     valijson::adapters::PocoJsonAdapter target(doc.root);
     validator.validate(*schema, target, &results);
   } catch (const std::exception& e) {
-    out.push_back({doc.where(""), std::string("cannot check the workflow schema: ") + e.what(), ""});
+    out.push_back({doc.where(""), std::string("cannot check the workflow schema: ") + e.what(),
+                   "this is a defect of weft; please report it with the file"});
     return;
   }
   struct Err {
@@ -133,6 +186,24 @@ void schema_problems(const YamlDocument& doc, std::vector<Problem>& out) {
           {doc.where("/on"), "`on` is not a webhook, a schedule or a connector trigger", hint_for("/on")});
       continue;
     }
+    // `inputs` names are checked with propertyNames; valijson names the parent ('inputs'), not
+    // the key, and gives no position: find the names that break the rule and point at each.
+    if (err.message.find("associated with property name") != std::string::npos &&
+        (err.pointer.empty() || err.pointer == "/inputs")) {
+      if (auto inputs = json::as_object(json::get(doc.root, "inputs")); !inputs.isNull()) {
+        for (const auto& k : inputs->getNames()) {
+          const bool ok = !k.empty() && (std::isalpha(static_cast<unsigned char>(k[0])) || k[0] == '_') &&
+                          std::all_of(k.begin(), k.end(), [](char c) {
+                            return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '-';
+                          });
+          if (ok || !seen.insert("/inputs/" + k + "\nname").second) continue;
+          out.push_back({doc.where_key("/inputs/" + pointer_escape(k)),
+                         "input name '" + k + "' is not in the expected form",
+                         "an input name starts with a letter or '_', then letters, digits, '_' or '-'"});
+        }
+        continue;
+      }
+    }
     // "Failed to validate item #0 in array" and the like only wrap the errors that follow them.
     if (err.message.rfind("Failed to validate", 0) == 0 && errs.size() > 1) continue;
     std::string message = err.message;
@@ -152,12 +223,16 @@ void schema_problems(const YamlDocument& doc, std::vector<Problem>& out) {
                 " is not in the expected form";
     }
     if (!seen.insert(pointer + "\n" + message).second) continue;
-    std::string hint = hint_for(pointer);
+    std::string hint = hint_for(pointer, err.message);
     if (message.rfind("unknown key", 0) == 0) {
       if (err.pointer.empty()) {
         hint = "top-level keys are name, description, on, inputs, resume, steps";
       } else if (err.pointer.rfind("/steps/", 0) == 0) {
         hint = "step keys are id, name, uses, connection, with, if, timeout, continue-on-error";
+      } else if (err.pointer.rfind("/inputs/", 0) == 0) {
+        hint = "input keys are type, default, required, description";
+      } else {
+        hint = "remove the key or check its spelling";
       }
     }
     if (message.rfind("unknown key", 0) == 0) {

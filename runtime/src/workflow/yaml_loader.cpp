@@ -346,7 +346,8 @@ Result<YamlDocument> load_yaml_text(std::string_view text, const std::string& fi
     return error_at(Code::kInvalidArgument, file, e.mark.line + 1, e.mark.column + 1,
                     "invalid YAML: " + e.msg, "check the indentation and the quoting around this point");
   } catch (const std::exception& e) {
-    return error_at(Code::kInvalidArgument, file, 1, 1, std::string("invalid YAML: ") + e.what(), "");
+    return error_at(Code::kInvalidArgument, file, 1, 1, std::string("invalid YAML: ") + e.what(),
+                    "check the indentation and the quoting");
   }
   if (!root.IsDefined() || root.IsNull()) {
     return error_at(Code::kInvalidArgument, file, 1, 1, "the file is empty",
@@ -365,7 +366,8 @@ Result<YamlDocument> load_yaml_text(std::string_view text, const std::string& fi
     if (!value) return value.status();
     doc.root = *value;
   } catch (const std::exception& e) {
-    return error_at(Code::kInvalidArgument, file, 1, 1, std::string("invalid YAML: ") + e.what(), "");
+    return error_at(Code::kInvalidArgument, file, 1, 1, std::string("invalid YAML: ") + e.what(),
+                    "check the indentation and the quoting");
   }
   return doc;
 }
