@@ -613,6 +613,7 @@ TEST(ServeE2E, ConnectorsWhoseInitAbortsCrashesOrHangsAreRefusedAndTheDaemonStay
                         "connector refused;"),
             1u)
       << log;
+}
 
 // ---- OAuth through the daemon's GET /oauth/callback -------------------------------------------
 

@@ -137,8 +137,8 @@ TEST(HttpClient, TlsHandshakeFailureIsReportedClearly) {
   // A plain-text server that answers at once, whatever the client sent: an HTTP server library would
   // parse the ClientHello as a request line and, when its random bytes hold a space, wait for the
   // rest, turning the handshake failure into a timeout.
-  RawServer plain([](Poco::Net::StreamSocket& conn, int, const std::atomic<bool>&) {
-    send_all(conn, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+  weft::test::RawServer plain([](Poco::Net::StreamSocket& conn, int, const std::atomic<bool>&) {
+    weft::test::send_all(conn, "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
     conn.shutdownSend();
   });
   // Generous timeouts: on a loaded machine a short one would turn the handshake failure into a
