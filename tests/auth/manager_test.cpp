@@ -330,7 +330,15 @@ TEST_F(Lifecycle, ARotatedPairThatCannotBeStoredIsNeverUsed) {
   authorize("rs");
   auto before = bearer("rs");
   ASSERT_TRUE(before);
-  vault.fail_updates = true;  // the disk is full when the new pair arrives
+  // A disk that is full before the refresh: the intent cannot be recorded, so nothing is sent and
+  // the stored pair stays valid.
+  const int requests = server->token_requests();
+  vault.fail_updates = true;
+  EXPECT_EQ(mgr->refresh("rs").code(), Code::kUnavailable);
+  EXPECT_EQ(server->token_requests(), requests);
+  vault.fail_updates = false;
+  EXPECT_TRUE(bearer("rs"));
+  vault.fail_updates_after = 1;  // the intent is recorded, then the disk is full when the new pair arrives
   Status s = mgr->refresh("rs");
   EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.to_string();
   auto after = bearer("rs");
