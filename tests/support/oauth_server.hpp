@@ -80,6 +80,9 @@ struct TokenRequestSeen {
   std::string authorization;
   std::string body;
   std::map<std::string, std::string> params;  // query + form
+  // How the client authenticated: "basic" (Authorization header), "body" (client_secret in the
+  // form body), "query" (in the query string) or "none".
+  std::string client_auth;
 };
 
 class OAuthServer {
@@ -343,7 +346,13 @@ class OAuthServer {
     std::map<std::string, std::string> p;
     for (const auto& [k, v] : form) p[k] = v;
     std::lock_guard<std::mutex> g(mu_);
-    last_ = TokenRequestSeen{req.getMethod(), req.getURI(), req.get("Authorization", ""), "", p};
+    last_ = TokenRequestSeen{req.getMethod(), req.getURI(), req.get("Authorization", ""), "", p, "none"};
+    if (last_.authorization.rfind("Basic ", 0) == 0)
+      last_.client_auth = "basic";
+    else if (Poco::URI(req.getURI()).getRawQuery().find("client_secret=") != std::string::npos)
+      last_.client_auth = "query";
+    else if (p.count("client_secret") != 0)
+      last_.client_auth = "body";
     const bool want_get = o_.style == OAuthStyle::kLivepush;
     if ((req.getMethod() == "GET") != want_get)
       return {405, "application/json", json_error("invalid_request"), ""};
