@@ -595,6 +595,30 @@ TEST_F(Lifecycle, SecretSettingsAreSealedAndListShowsNoSecret) {
   EXPECT_GT(*rs.refresh_expires_at, system_now() + 364LL * 24 * 3600);
 }
 
+// Proactive refresh: a token expiring within the 60 s skew is refreshed before it is used; one
+// expiring later is sent as is.
+TEST_F(Lifecycle, ATokenExpiringWithinTheSkewIsRefreshedBeforeUseAndOneExpiringLaterIsNot) {
+  start({.style = test::OAuthStyle::kRestream});  // access tokens live 3600 s
+  add("rs", "restream", urls());
+  authorize("rs");
+  const int before = server->token_requests();
+  auto first = bearer("rs");
+  ASSERT_TRUE(first);
+
+  offset = 3600 - 90;  // expires in ~90 s: outside the skew
+  auto later = bearer("rs");
+  ASSERT_TRUE(later);
+  EXPECT_EQ(*later, *first);
+  EXPECT_EQ(server->token_requests(), before);
+
+  offset = 3600 - 30;  // expires in ~30 s: inside the skew
+  auto soon = bearer("rs");
+  ASSERT_TRUE(soon) << soon.status().to_string();
+  EXPECT_NE(*soon, *first);
+  EXPECT_EQ(server->token_requests(), before + 1);
+  EXPECT_NE(vault.raw_secrets("rs").at(vault::kAccessToken), first->substr(7));  // committed first
+}
+
 // DESIGN: every manifest value is a default a connection may override. Restream documents Basic
 // (preferred) and body client credentials.
 TEST_F(Lifecycle, RestreamClientAuthIsBasicByDefaultAndBodyWhenTheConnectionSetsIt) {
