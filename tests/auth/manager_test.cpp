@@ -720,7 +720,8 @@ TEST_F(Lifecycle, ATransientRefreshFailureIsSharedByWaitersNotRetriedByEach) {
       if (!bearer("gen")) ++failed;
     });
   }
-  while (server->held() == 0 || entered.load() < kCallers) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  while (server->held() == 0 || entered.load() < kCallers)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
   std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the other callers reach the wait
   server->hold_token_answers(false);
   for (auto& t : threads) t.join();

@@ -3,12 +3,11 @@
 // between the token response and the commit) and row 3 across processes (one expired token, several
 // processes, exactly one refresh).
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <unistd.h>
-
-#include <gtest/gtest.h>
 
 #include <chrono>
 #include <fstream>
@@ -75,8 +74,8 @@ class RefreshProcesses : public ::testing::Test {
 
   // Adds and authorizes a connection through a manager on the SQLite vault in home (as
   // `weft connections add` + `authorize` would), then closes the vault.
-  void connect(const std::string& name, const std::string& connector, std::map<std::string, std::string> settings,
-               test::OAuthServer* via = nullptr) {
+  void connect(const std::string& name, const std::string& connector,
+               std::map<std::string, std::string> settings, test::OAuthServer* via = nullptr) {
     test::OAuthServer& srv = via != nullptr ? *via : *server;
     settings["authorize_url"] = srv.url("/authorize");
     settings["token_url"] = srv.url("/token");
@@ -128,7 +127,8 @@ TEST_F(RefreshProcesses, KilledBetweenTokenResponseAndCommitLeavesNeedsReauthNev
   const int before = server->token_requests();
 
   server->hold_token_answers(true);
-  const pid_t pid = spawn_weft({"--home", home.path(), "connections", "refresh", "rs"}, home.path() + "/first.log");
+  const pid_t pid =
+      spawn_weft({"--home", home.path(), "connections", "refresh", "rs"}, home.path() + "/first.log");
   ASSERT_GT(pid, 0);
   const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(60);
   while (server->held() == 0 && std::chrono::steady_clock::now() < give_up)
@@ -218,19 +218,22 @@ TEST_F(RefreshProcesses, SeveralProcessesOnOneExpiredTokenCauseExactlyOneRefresh
     rec->access_expires_at = system_now() - 10;  // expired for everyone
     ASSERT_TRUE((*v)->update(*rec, {}, rec->generation).ok());
   }
-  const std::string flow = home.write("me.yaml", "name: me\nsteps:\n  - id: me\n    uses: http.request\n"
-                                                 "    connection: gen\n    with:\n      method: GET\n"
-                                                 "      url: " +
-                                                     server->url("/api/me") + "\n");
+  const std::string flow = home.write("me.yaml",
+                                      "name: me\nsteps:\n  - id: me\n    uses: http.request\n"
+                                      "    connection: gen\n    with:\n      method: GET\n"
+                                      "      url: " +
+                                          server->url("/api/me") + "\n");
   const int before = server->token_requests();
   constexpr int kProcesses = 4;
   std::vector<pid_t> pids;
   for (int i = 0; i < kProcesses; ++i) {
-    pids.push_back(spawn_weft({"--home", home.path(), "run", flow}, home.path() + "/run" + std::to_string(i) + ".log"));
+    pids.push_back(
+        spawn_weft({"--home", home.path(), "run", flow}, home.path() + "/run" + std::to_string(i) + ".log"));
     ASSERT_GT(pids.back(), 0);
   }
   for (int i = 0; i < kProcesses; ++i) {
-    EXPECT_EQ(wait_exit(pids[i]), 0) << vault::testing::read_file(home.path() + "/run" + std::to_string(i) + ".log");
+    EXPECT_EQ(wait_exit(pids[i]), 0) << vault::testing::read_file(home.path() + "/run" + std::to_string(i) +
+                                                                  ".log");
   }
   EXPECT_EQ(server->token_requests(), before + 1);
   EXPECT_EQ(server->reused_refresh_tokens(), 0);

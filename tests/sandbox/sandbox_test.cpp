@@ -271,9 +271,10 @@ TEST_F(SandboxTest, LivepushRefusesATokenPostAndSpaceSeparatedScopes) {
            "&response_type=code&scope=streams.read%20streams.create&state=s9");
   EXPECT_EQ(auth.status, 400);
   EXPECT_NE(auth.body.find("comma-separated"), std::string::npos) << auth.body;
-  Reply post = call("POST", "/livepush/tokens/oauth2/access_token",
-                    "grant_type=authorization_code&client_id=sandbox-client&client_secret=sandbox-secret&code=x",
-                    {}, "application/x-www-form-urlencoded");
+  Reply post =
+      call("POST", "/livepush/tokens/oauth2/access_token",
+           "grant_type=authorization_code&client_id=sandbox-client&client_secret=sandbox-secret&code=x", {},
+           "application/x-www-form-urlencoded");
   EXPECT_EQ(post.status, 405);
   EXPECT_NE(post.body.find("takes GET"), std::string::npos) << post.body;
   EXPECT_EQ(post.headers["Allow"], "GET");

@@ -4,7 +4,6 @@
 #include <unistd.h>
 
 #include <cerrno>
-
 #include <thread>
 
 #include "core/log.hpp"
@@ -70,7 +69,8 @@ bool holder_is_dead(const std::string& owner) {
   const auto second = owner.find(':', first + 1);
   if (second == std::string::npos || owner.substr(0, first) != this_host()) return false;
   const std::string pid_text = owner.substr(first + 1, second - first - 1);
-  if (pid_text.empty() || pid_text.size() > 9 || pid_text.find_first_not_of("0123456789") != std::string::npos)
+  if (pid_text.empty() || pid_text.size() > 9 ||
+      pid_text.find_first_not_of("0123456789") != std::string::npos)
     return false;
   const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
   if (pid <= 0) return false;
@@ -358,7 +358,8 @@ Status ConnectionManager::do_refresh(Conn& c, bool force, const std::string& sta
     publish_locked(cur);
     log::warn("auth", "connection needs re-authorization", {{"connection", c.name}, {"reason", why}});
     if (options_.on_needs_reauth) options_.on_needs_reauth(c.name, why);
-    if (say_why) return {Code::kFailedPrecondition, "connection '" + c.name + "' needs re-authorization: " + why};
+    if (say_why)
+      return {Code::kFailedPrecondition, "connection '" + c.name + "' needs re-authorization: " + why};
     return {Code::kFailedPrecondition, needs_reauth_message(c.name)};
   };
   const std::string interrupted =
@@ -446,11 +447,12 @@ Status ConnectionManager::do_refresh(Conn& c, bool force, const std::string& sta
   if (!resp) {
     if (intent) {
       if (!http::never_processed(resp.status())) {
-        return mark_needs_reauth("a token refresh got no answer (" + resp.status().message() +
-                                 ") and the provider rotates refresh tokens, so the stored one may already be "
-                                 "void; run `weft connections authorize " +
-                                 c.name + "`",
-                                 true);
+        return mark_needs_reauth(
+            "a token refresh got no answer (" + resp.status().message() +
+                ") and the provider rotates refresh tokens, so the stored one may already be "
+                "void; run `weft connections authorize " +
+                c.name + "`",
+            true);
       }
       clear_intent();
     }
@@ -462,10 +464,9 @@ Status ConnectionManager::do_refresh(Conn& c, bool force, const std::string& sta
     if (intent) {
       // A success status whose body cannot be read: the provider has probably rotated already.
       if (resp->status >= 200 && resp->status < 300) {
-        return mark_needs_reauth("the token endpoint's answer to a refresh could not be read (" +
-                                 tokens.status().message() +
-                                 ") and the provider rotates refresh tokens; run `weft connections authorize " +
-                                 c.name + "`");
+        return mark_needs_reauth(
+            "the token endpoint's answer to a refresh could not be read (" + tokens.status().message() +
+            ") and the provider rotates refresh tokens; run `weft connections authorize " + c.name + "`");
       }
       clear_intent();  // an error answer: the server did not issue a pair
     }

@@ -177,9 +177,9 @@ Status SqliteVault::open_db() {
     WEFT_RETURN_IF_ERROR(cols.status());
   }
   if (!has_intent) {
-    WEFT_RETURN_IF_ERROR(db_.exec(
-        "ALTER TABLE connections ADD COLUMN refresh_intent_owner TEXT;"
-        "ALTER TABLE connections ADD COLUMN refresh_intent_since_ms INTEGER;"));
+    WEFT_RETURN_IF_ERROR(
+        db_.exec("ALTER TABLE connections ADD COLUMN refresh_intent_owner TEXT;"
+                 "ALTER TABLE connections ADD COLUMN refresh_intent_since_ms INTEGER;"));
   }
   return txn.commit();
 }
@@ -205,13 +205,14 @@ Result<std::string> SqliteVault::seal_secret(const std::string& name, const std:
 
 Status SqliteVault::write_record(const ConnectionRecord& r, bool insert, std::int64_t generation,
                                  std::int64_t created_at) {
-  const char* sql = insert
-                        ? "INSERT INTO connections (connector, state, scopes, access_expires_at, refresh_expires_at, "
-                          "last_error, created_at, updated_at, generation, refresh_intent_owner, refresh_intent_since_ms, name) "
-                          "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
-                        : "UPDATE connections SET connector=?, state=?, scopes=?, access_expires_at=?, "
-                          "refresh_expires_at=?, last_error=?, created_at=?, updated_at=?, generation=?, refresh_intent_owner=?, "
-                          "refresh_intent_since_ms=? WHERE name=?";
+  const char* sql =
+      insert ? "INSERT INTO connections (connector, state, scopes, access_expires_at, refresh_expires_at, "
+               "last_error, created_at, updated_at, generation, refresh_intent_owner, "
+               "refresh_intent_since_ms, name) "
+               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+             : "UPDATE connections SET connector=?, state=?, scopes=?, access_expires_at=?, "
+               "refresh_expires_at=?, last_error=?, created_at=?, updated_at=?, generation=?, "
+               "refresh_intent_owner=?, refresh_intent_since_ms=? WHERE name=?";
   in::Stmt s(db_, sql);
   s.bind(1, r.connector).bind(2, state_name(r.state)).bind(3, join_scopes(r.scopes));
   if (r.access_expires_at) s.bind(4, *r.access_expires_at); else s.bind_null(4);
@@ -234,9 +235,11 @@ Status SqliteVault::write_record(const ConnectionRecord& r, bool insert, std::in
 }
 
 Status SqliteVault::read_record(const std::string& name, ConnectionRecord& out, bool& found) {
-  in::Stmt q(db_,
-             "SELECT connector, state, scopes, access_expires_at, refresh_expires_at, last_error, created_at, "
-             "updated_at, generation, refresh_intent_owner, refresh_intent_since_ms FROM connections WHERE name = ?");
+  in::Stmt q(
+      db_,
+      "SELECT connector, state, scopes, access_expires_at, refresh_expires_at, last_error, created_at, "
+      "updated_at, generation, refresh_intent_owner, refresh_intent_since_ms "
+      "FROM connections WHERE name = ?");
   q.bind(1, name);
   found = q.step();
   WEFT_RETURN_IF_ERROR(q.status());
@@ -254,7 +257,8 @@ Status SqliteVault::read_record(const std::string& name, ConnectionRecord& out, 
   out.created_at = q.int64(6);
   out.updated_at = q.int64(7);
   out.generation = q.int64(8);
-  if (!q.is_null(9)) out.refresh_intent = ConnectionRecord::RefreshIntent{q.text(9), q.is_null(10) ? 0 : q.int64(10)};
+  if (!q.is_null(9))
+    out.refresh_intent = ConnectionRecord::RefreshIntent{q.text(9), q.is_null(10) ? 0 : q.int64(10)};
   in::Stmt s(db_, "SELECT key, value FROM settings WHERE connection = ?");
   s.bind(1, name);
   while (s.step()) out.settings[s.text(0)] = s.text(1);

@@ -53,8 +53,8 @@ struct ConnectionRecord {
   // reach the server. Whoever finds one whose writer is gone (its lease expired, its process dead)
   // must not send the stored refresh token again: the provider may already have rotated it.
   struct RefreshIntent {
-    std::string owner;           // the lease owner that wrote it (ManagerOptions::owner)
-    std::int64_t since_ms = 0;   // epoch milliseconds
+    std::string owner;          // the lease owner that wrote it (ManagerOptions::owner)
+    std::int64_t since_ms = 0;  // epoch milliseconds
   };
   std::optional<RefreshIntent> refresh_intent;  // stored and returned like every other field
 };
