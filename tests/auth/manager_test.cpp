@@ -330,7 +330,15 @@ TEST_F(Lifecycle, ARotatedPairThatCannotBeStoredIsNeverUsed) {
   authorize("rs");
   auto before = bearer("rs");
   ASSERT_TRUE(before);
-  vault.fail_updates = true;  // the disk is full when the new pair arrives
+  // A disk that is full before the refresh: the intent cannot be recorded, so nothing is sent and
+  // the stored pair stays valid.
+  const int requests = server->token_requests();
+  vault.fail_updates = true;
+  EXPECT_EQ(mgr->refresh("rs").code(), Code::kUnavailable);
+  EXPECT_EQ(server->token_requests(), requests);
+  vault.fail_updates = false;
+  EXPECT_TRUE(bearer("rs"));
+  vault.fail_updates_after = 1;  // the intent is recorded, then the disk is full when the new pair arrives
   Status s = mgr->refresh("rs");
   EXPECT_EQ(s.code(), Code::kFailedPrecondition) << s.to_string();
   auto after = bearer("rs");
@@ -587,6 +595,94 @@ TEST_F(Lifecycle, SecretSettingsAreSealedAndListShowsNoSecret) {
   EXPECT_GT(*rs.refresh_expires_at, system_now() + 364LL * 24 * 3600);
 }
 
+// Proactive refresh: a token expiring within the 60 s skew is refreshed before it is used; one
+// expiring later is sent as is.
+TEST_F(Lifecycle, ATokenExpiringWithinTheSkewIsRefreshedBeforeUseAndOneExpiringLaterIsNot) {
+  start({.style = test::OAuthStyle::kRestream});  // access tokens live 3600 s
+  add("rs", "restream", urls());
+  authorize("rs");
+  const int before = server->token_requests();
+  auto first = bearer("rs");
+  ASSERT_TRUE(first);
+
+  offset = 3600 - 90;  // expires in ~90 s: outside the skew
+  auto later = bearer("rs");
+  ASSERT_TRUE(later);
+  EXPECT_EQ(*later, *first);
+  EXPECT_EQ(server->token_requests(), before);
+
+  offset = 3600 - 30;  // expires in ~30 s: inside the skew
+  auto soon = bearer("rs");
+  ASSERT_TRUE(soon) << soon.status().to_string();
+  EXPECT_NE(*soon, *first);
+  EXPECT_EQ(server->token_requests(), before + 1);
+  EXPECT_NE(vault.raw_secrets("rs").at(vault::kAccessToken), first->substr(7));  // committed first
+}
+
+// DESIGN: every manifest value is a default a connection may override. Restream documents Basic
+// (preferred) and body client credentials.
+TEST_F(Lifecycle, RestreamClientAuthIsBasicByDefaultAndBodyWhenTheConnectionSetsIt) {
+  start({.style = test::OAuthStyle::kRestream});
+  add("rs", "restream", urls());
+  authorize("rs");
+  EXPECT_EQ(server->last_token_request().client_auth, "basic");
+  ASSERT_TRUE(mgr->refresh("rs").ok());
+  EXPECT_EQ(server->last_token_request().client_auth, "basic");
+
+  auto settings = urls();
+  settings["client_auth"] = "body";
+  add("rs-body", "restream", settings);
+  authorize("rs-body");
+  EXPECT_EQ(server->last_token_request().client_auth, "body");
+  EXPECT_EQ(server->last_token_request().authorization, "");
+  ASSERT_TRUE(mgr->refresh("rs-body").ok());
+  EXPECT_EQ(server->last_token_request().client_auth, "body");
+  EXPECT_EQ(server->last_token_request().params.at("client_id"), "client-1");
+}
+
+TEST_F(Lifecycle, ManifestAuthOverridesAreValidatedWithClearErrors) {
+  start({.style = test::OAuthStyle::kRestream});
+  struct Case {
+    std::string key, value, says;
+  };
+  for (const Case& c : {Case{"client_auth", "header", "expected basic, body or query, got 'header'"},
+                        Case{"token_method", "PUT", "expected POST or GET, got 'PUT'"},
+                        Case{"scope_separator", ";", "expected \" \" (space) or \",\" (comma)"},
+                        Case{"pkce", "maybe", "expected true or false, got 'maybe'"},
+                        Case{"rotates_refresh_token", "2", "expected true or false"},
+                        Case{"refresh_token_lifetime_seconds", "-1", "expected a positive integer"},
+                        Case{"authorize_param.", "x", "name the parameter"}}) {
+    auto settings = urls();
+    settings[c.key] = c.value;
+    Status s = mgr->add({"bad", "restream", "client-1", "secret-1", "", settings});
+    EXPECT_EQ(s.code(), Code::kInvalidArgument) << c.key;
+    EXPECT_NE(s.message().find("auth setting '" + c.key + "'"), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find(c.says), std::string::npos) << s.message();
+    EXPECT_FALSE(vault.has("bad"));
+  }
+}
+
+// PROVIDERS.md marks Livepush's refresh grant style and rotation unverified: a connection corrects
+// them. Here the provider turns out to rotate and to take POST.
+TEST_F(Lifecycle, LivepushUnverifiedFactsAreCorrectableBySettings) {
+  start({.style = test::OAuthStyle::kGeneric});
+  auto settings = urls(false);
+  settings["token_method"] = "POST";
+  settings["client_auth"] = "basic";
+  settings["rotates_refresh_token"] = "true";
+  settings["authorize_param.prompt"] = "consent";
+  add("lp", "livepush", settings);
+  auto start = mgr->authorize("lp", kRedirect);
+  ASSERT_TRUE(start);
+  EXPECT_NE(start->url.find("prompt=consent"), std::string::npos) << start->url;
+  auto done = mgr->complete(server->approve(start->url));
+  ASSERT_TRUE(done) << done.status().to_string();
+  EXPECT_EQ(server->last_token_request().method, "POST");
+  EXPECT_EQ(server->last_token_request().client_auth, "basic");
+  ASSERT_TRUE(mgr->refresh("lp").ok());
+  EXPECT_EQ(server->last_token_request().method, "POST");
+}
+
 TEST_F(Lifecycle, ARefreshTokenCloseToExpiryIsReportedOnce) {
   start({.style = test::OAuthStyle::kRestream, .refresh_ttl = 3LL * 24 * 3600});
   add("rs", "restream", urls());
@@ -606,27 +702,34 @@ TEST_F(Lifecycle, ARefreshTokenCloseToExpiryIsReportedOnce) {
 }
 
 TEST_F(Lifecycle, ATransientRefreshFailureIsSharedByWaitersNotRetriedByEach) {
-  start({.style = test::OAuthStyle::kGeneric, .token_delay = std::chrono::milliseconds(50)});
+  start({.style = test::OAuthStyle::kGeneric});
   auto settings = urls();
   settings["auth"] = "oauth2";
   add("gen", "http", settings);
   authorize("gen");
   offset = 7200;
   server->fail_next(test::TokenFault::kServerError);
+  server->hold_token_answers(true);  // the failing refresh stays in flight until every caller waits on it
+  const int before = server->token_requests();
+  constexpr int kCallers = 20;
   std::vector<std::thread> threads;
-  std::atomic<int> failed{0};
-  std::barrier sync(20);
-  for (int i = 0; i < 20; ++i) {
+  std::atomic<int> failed{0}, entered{0};
+  for (int i = 0; i < kCallers; ++i) {
     threads.emplace_back([&] {
-      sync.arrive_and_wait();
+      ++entered;
       if (!bearer("gen")) ++failed;
     });
   }
+  while (server->held() == 0 || entered.load() < kCallers)
+    std::this_thread::sleep_for(std::chrono::milliseconds(2));
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));  // the other callers reach the wait
+  server->hold_token_answers(false);
   for (auto& t : threads) t.join();
-  EXPECT_GE(failed.load(), 1);
+  EXPECT_EQ(server->token_requests(), before + 1);  // one refresh, its failure shared
+  EXPECT_EQ(failed.load(), kCallers);               // every waiter got that failure
   EXPECT_EQ(vault.get("gen")->state, vault::ConnectionState::kActive);
-  EXPECT_LE(server->token_requests(), 1 + 20);  // bounded: never more than one per caller
-  EXPECT_TRUE(bearer("gen"));                   // the next call refreshes fine
+  EXPECT_TRUE(bearer("gen"));  // the next call refreshes fine
+  EXPECT_EQ(server->token_requests(), before + 2);
 }
 
 }  // namespace

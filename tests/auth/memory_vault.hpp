@@ -22,6 +22,7 @@ class MemoryVault final : public vault::Vault {
         .count();
   };
   bool fail_updates = false;  // makes update() fail (a full disk)
+  int fail_updates_after = -1;  // >= 0: that many more update() calls succeed, then fail_updates
 
   Status create(const vault::ConnectionRecord& r, const std::map<std::string, std::string>& s) override {
     std::lock_guard<std::mutex> g(mu_);
@@ -52,6 +53,8 @@ class MemoryVault final : public vault::Vault {
   Status update(const vault::ConnectionRecord& r, const vault::SecretChanges& changes,
                 std::optional<std::int64_t> expected) override {
     std::lock_guard<std::mutex> g(mu_);
+    if (fail_updates_after == 0) fail_updates = true;
+    if (fail_updates_after > 0) --fail_updates_after;
     if (fail_updates) return {Code::kUnavailable, "disk I/O error"};
     auto it = rows_.find(r.name);
     if (it == rows_.end()) return {Code::kNotFound, "no connection named '" + r.name + "'"};

@@ -7,6 +7,7 @@
 #include <Poco/Net/HTTPClientSession.h>
 #include <Poco/Net/HTTPRequest.h>
 #include <Poco/Net/HTTPResponse.h>
+#include <Poco/Net/NetException.h>
 #include <Poco/StreamCopier.h>
 #include <Poco/URI.h>
 
@@ -35,6 +36,9 @@ inline Result<http::Response> poco_send(http::Request req) {
     Poco::StreamCopier::copyStream(in, body);
     out.body = body.str();
     return out;
+  } catch (const Poco::Net::ConnectionRefusedException&) {
+    // Worded like http::Client's, so http::never_processed() recognises it.
+    return Status(Code::kUnavailable, "connection refused to " + req.url);
   } catch (const Poco::Exception& e) {
     return Status(Code::kUnavailable, "request to " + req.url + " failed: " + e.displayText());
   }

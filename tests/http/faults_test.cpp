@@ -2,13 +2,16 @@
 // bodies, stale keep-alive connections, 429/503/502 with every kind of Retry-After.
 #include <Poco/DateTimeFormat.h>
 #include <Poco/DateTimeFormatter.h>
+#include <Poco/DateTimeParser.h>
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Timestamp.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <set>
 
 #include "http/client.hpp"
+#include "http/retry.hpp"
 #include "http_fixtures.hpp"
 #include "raw_server.hpp"
 #include "support/test_support.hpp"
@@ -177,8 +180,49 @@ long long logged_wait_ms(const Headers& headers, const ClientOptions& options = 
   return wait;
 }
 
+// Row 13: the server's wait plus a small positive jitter (≤ 10 %, ≤ 1 s), never less.
 TEST(HttpRetries, TooManyRequestsHonoursRetryAfterSeconds) {
-  EXPECT_EQ(logged_wait_ms({{"Retry-After", "1"}}), 1000);
+  const long long wait = logged_wait_ms({{"Retry-After", "1"}});
+  EXPECT_GE(wait, 1000);
+  EXPECT_LE(wait, 1100);
+}
+
+TEST(HttpRetries, RetryAfterJitterIsPositiveBoundedAndSpreadsCallers) {
+  std::set<long long> seen;
+  for (int i = 0; i < 200; ++i) {
+    const long long w = http::with_retry_after_jitter(milliseconds(2000)).count();
+    EXPECT_GE(w, 2000);
+    EXPECT_LE(w, 2200);
+    seen.insert(w);
+  }
+  EXPECT_GT(seen.size(), 20u) << "callers released together would still arrive together";
+  for (int i = 0; i < 50; ++i) {
+    const long long w = http::with_retry_after_jitter(milliseconds(60000)).count();
+    EXPECT_GE(w, 60000);
+    EXPECT_LE(w, 61000);  // capped at one second
+  }
+  EXPECT_EQ(http::with_retry_after_jitter(milliseconds(0)).count(), 0);
+}
+
+// The message names when the server will take calls again, not the 300 s clamp.
+TEST(HttpRetries, RateLimitedPastTheDeadlineNamesTheServersTimeNotTheClamp) {
+  LocalServer server(fail_then_ok(100, 429, {{"Retry-After", "7200"}}));
+  ClientOptions o = fast_options();
+  o.max_retry_after = std::chrono::seconds(300);
+  o.overall_deadline = milliseconds(2000);
+  Client client(o);
+  const Poco::Timestamp asked_at;
+  auto r = client.send({"GET", server.url("/")}, CallOptions{.limiter_key = "conn:b"});
+  ASSERT_EQ(r.status().code(), Code::kRateLimited) << r.status().to_string();
+  const std::string m = r.status().message();
+  const auto at = m.find("rate limited until ");
+  ASSERT_NE(at, std::string::npos) << m;
+  const std::string when = m.substr(at + 19, 20);  // 2026-12-02T05:43:16Z
+  int tzd = 0;
+  Poco::DateTime parsed;
+  ASSERT_TRUE(Poco::DateTimeParser::tryParse("%Y-%m-%dT%H:%M:%SZ", when, parsed, tzd)) << m;
+  const long long ahead_s = (parsed.timestamp() - asked_at) / Poco::Timespan::SECONDS;
+  EXPECT_GE(ahead_s, 7200 - 5) << m;  // the clamp would say about 300
 }
 
 TEST(HttpRetries, TooManyRequestsHonoursRetryAfterHttpDate) {
@@ -209,8 +253,11 @@ TEST(HttpRetries, HugeRetryAfterIsClampedToTheConfiguredMaximum) {
 }
 
 TEST(HttpRetries, RateLimitResetHeaderIsUsedWithoutRetryAfter) {
-  EXPECT_EQ(logged_wait_ms({{"X-RateLimit-Reset", "1"}}), 1000);
-  EXPECT_EQ(logged_wait_ms({{"RateLimit-Reset", "1"}}), 1000);
+  for (const char* header : {"X-RateLimit-Reset", "RateLimit-Reset"}) {
+    const long long wait = logged_wait_ms({{header, "1"}});
+    EXPECT_GE(wait, 1000) << header;
+    EXPECT_LE(wait, 1100) << header;
+  }
 }
 
 TEST(HttpRetries, RetryAfterWinsOverRateLimitReset) {

@@ -70,10 +70,15 @@ ObjectPtr find_by_id(const ArrayPtr& arr, const std::string& id) {
 }
 
 Response token(State& st, const Request& req) {
-  // GET with query parameters as Livepush documents; a form POST is accepted as well.
-  auto p = req.query;
-  if (req.method == "POST")
-    for (const auto& [k, v] : req.form()) p[k] = v;
+  // GET with query parameters, as Livepush documents (PROVIDERS.md); anything else is refused the
+  // way a server without that route answers, so a manifest that POSTs fails here as it would there.
+  if (req.method != "GET") {
+    Response r = token_error(405, "invalid_request",
+                             "the token endpoint takes GET with query parameters, not " + req.method);
+    r.headers.emplace_back("Allow", "GET");
+    return r;
+  }
+  const auto& p = req.query;
   if (param(p, "client_id") != kClientId || param(p, "client_secret") != kClientSecret)
     return token_error(401, "invalid_client", "client authentication failed");
   const TokenStore::Grant* g = nullptr;
@@ -118,7 +123,15 @@ Response authorize(State& st, const Request& req) {
     st.deny_next_authorize = false;
     params.emplace_back("error", "access_denied");
   } else {
+    // Livepush separates scopes with commas; a space-separated list is one unknown scope there.
     std::string scope = param(req.query, "scope");
+    if (scope.find_first_of(" +") != std::string::npos) {
+      Response r;
+      r.status = 400;
+      r.content_type = "text/plain";
+      r.body = "Bad authorization request: scope must be comma-separated (got '" + scope + "')";
+      return r;
+    }
     params.emplace_back("code", st.livepush_tokens.issue_code(kClientId, redirect_uri, scope));
   }
   if (req.query.count("state")) params.emplace_back("state", param(req.query, "state"));

@@ -263,6 +263,23 @@ TEST_F(SandboxTest, RestreamEventsMoveThroughControlEndpoints) {
   EXPECT_EQ(call("GET", "/restream/v2/user/events/history?limit=0", "", bearer(at)).status, 400);
 }
 
+// Strict like the documented server, so a manifest that POSTs or space-separates scopes fails here.
+TEST_F(SandboxTest, LivepushRefusesATokenPostAndSpaceSeparatedScopes) {
+  Reply auth =
+      call("GET",
+           "/livepush/id/oauth2/authorize?client_id=sandbox-client&redirect_uri=http://127.0.0.1:9/cb"
+           "&response_type=code&scope=streams.read%20streams.create&state=s9");
+  EXPECT_EQ(auth.status, 400);
+  EXPECT_NE(auth.body.find("comma-separated"), std::string::npos) << auth.body;
+  Reply post =
+      call("POST", "/livepush/tokens/oauth2/access_token",
+           "grant_type=authorization_code&client_id=sandbox-client&client_secret=sandbox-secret&code=x", {},
+           "application/x-www-form-urlencoded");
+  EXPECT_EQ(post.status, 405);
+  EXPECT_NE(post.body.find("takes GET"), std::string::npos) << post.body;
+  EXPECT_EQ(post.headers["Allow"], "GET");
+}
+
 TEST_F(SandboxTest, LivepushTokenIsAGetWithQueryParameters) {
   Reply auth =
       call("GET",

@@ -32,6 +32,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <deque>
 #include <map>
 #include <memory>
@@ -56,6 +57,7 @@ enum class TokenFault {
   kRateLimitDate,       // 429 Retry-After: HTTP-date
   kServerError,         // 503
   kInvalidGrant,        // 400 {"error":"invalid_grant"}
+  kRateLimitLong,       // 429 Retry-After: 300
 };
 
 struct OAuthServerOptions {
@@ -78,6 +80,9 @@ struct TokenRequestSeen {
   std::string authorization;
   std::string body;
   std::map<std::string, std::string> params;  // query + form
+  // How the client authenticated: "basic" (Authorization header), "body" (client_secret in the
+  // form body), "query" (in the query string) or "none".
+  std::string client_auth;
 };
 
 class OAuthServer {
@@ -92,7 +97,10 @@ class OAuthServer {
     server_->start();
     port_ = server_->socket().address().port();
   }
-  ~OAuthServer() { server_->stopAll(true); }
+  ~OAuthServer() {
+    hold_token_answers(false);
+    server_->stopAll(true);
+  }
   OAuthServer(const OAuthServer&) = delete;
   OAuthServer& operator=(const OAuthServer&) = delete;
 
@@ -102,6 +110,26 @@ class OAuthServer {
   int token_requests() const { return token_requests_.load(); }
   int revoke_requests() const { return revoke_requests_.load(); }
   int api_requests() const { return api_requests_.load(); }
+
+  // While on, every token request is processed (a refresh rotates the pair) but its answer is held
+  // back until this is turned off: a process can be killed after the server acted and before it
+  // heard. held() is the number of answers waiting.
+  void hold_token_answers(bool on) {
+    {
+      std::lock_guard<std::mutex> g(hold_mu_);
+      hold_ = on;
+    }
+    hold_cv_.notify_all();
+  }
+  int held() const { return held_.load(); }
+  // Refresh requests that presented an already rotated-out refresh token (RELIABILITY row 4).
+  int reused_refresh_tokens() const { return reused_.load(); }
+  // True when t is a refresh token the server would still accept.
+  bool refresh_token_live(const std::string& t) {
+    std::lock_guard<std::mutex> g(mu_);
+    auto it = refresh_.find(t);
+    return it != refresh_.end() && !it->second.used && !grants_[it->second.grant];
+  }
 
   void fail_next(TokenFault f, int times = 1) {
     std::lock_guard<std::mutex> g(mu_);
@@ -235,6 +263,12 @@ class OAuthServer {
         }
       } else if (path == "/token") {
         r = token(req);
+        std::unique_lock<std::mutex> g(hold_mu_);
+        if (hold_) {
+          ++held_;
+          hold_cv_.wait(g, [this] { return !hold_; });
+          --held_;
+        }
       } else if (path == "/revoke") {
         r = revoke(req);
       } else if (path == "/api/me") {
@@ -312,7 +346,13 @@ class OAuthServer {
     std::map<std::string, std::string> p;
     for (const auto& [k, v] : form) p[k] = v;
     std::lock_guard<std::mutex> g(mu_);
-    last_ = TokenRequestSeen{req.getMethod(), req.getURI(), req.get("Authorization", ""), "", p};
+    last_ = TokenRequestSeen{req.getMethod(), req.getURI(), req.get("Authorization", ""), "", p, "none"};
+    if (last_.authorization.rfind("Basic ", 0) == 0)
+      last_.client_auth = "basic";
+    else if (Poco::URI(req.getURI()).getRawQuery().find("client_secret=") != std::string::npos)
+      last_.client_auth = "query";
+    else if (p.count("client_secret") != 0)
+      last_.client_auth = "body";
     const bool want_get = o_.style == OAuthStyle::kLivepush;
     if ((req.getMethod() == "GET") != want_get)
       return {405, "application/json", json_error("invalid_request"), ""};
@@ -338,6 +378,8 @@ class OAuthServer {
                                                   Poco::DateTimeFormat::HTTP_FORMAT)};
         case TokenFault::kServerError:
           return {503, "application/json", json_error("temporarily_unavailable"), ""};
+        case TokenFault::kRateLimitLong:
+          return {429, "application/json", json_error("rate_limited"), "300"};
         case TokenFault::kInvalidGrant:
           return {400, "application/json", json_error("invalid_grant"), ""};
         case TokenFault::kExpiresInString:
@@ -368,6 +410,7 @@ class OAuthServer {
       if (it == refresh_.end() || grants_[it->second.grant])
         return {400, "application/json", json_error("invalid_grant"), ""};
       if (it->second.used) {
+        ++reused_;
         if (o_.reuse_revokes_grant) grants_[it->second.grant] = true;  // theft detection
         return {400, "application/json", json_error("invalid_grant"), ""};
       }
@@ -415,6 +458,11 @@ class OAuthServer {
   std::atomic<int> token_requests_{0};
   std::atomic<int> revoke_requests_{0};
   std::atomic<int> api_requests_{0};
+  std::atomic<int> reused_{0};
+  std::atomic<int> held_{0};
+  std::mutex hold_mu_;  // guards hold_
+  std::condition_variable hold_cv_;
+  bool hold_ = false;
   std::mutex mu_;  // guards everything below
   long long serial_ = 0;
   int grant_serial_ = 0;

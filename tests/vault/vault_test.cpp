@@ -129,6 +129,54 @@ TEST_F(VaultTest, StaleGenerationIsFailedPreconditionAndChangesNothing) {
   EXPECT_EQ(v->get("c")->generation, 2);
 }
 
+// RELIABILITY row 4: the refresh intent is a durable field of the record, set and cleared by update()
+// in the same transaction as the token pair.
+TEST_F(VaultTest, RefreshIntentIsStoredWithTheRecordAndClearedWithTheNewPair) {
+  {
+    auto v = open();
+    ASSERT_TRUE(v->create(sample_record("c"), kSecrets).ok());
+    EXPECT_FALSE(v->get("c")->refresh_intent.has_value());
+    ConnectionRecord r = *v->get("c");
+    r.refresh_intent = ConnectionRecord::RefreshIntent{"vm:123:abc", 1'800'000'000'123};
+    ASSERT_TRUE(v->update(r, {}, r.generation).ok());
+  }
+  auto v = open();  // another process: the intent was committed
+  ConnectionRecord r = *v->get("c");
+  ASSERT_TRUE(r.refresh_intent.has_value());
+  EXPECT_EQ(r.refresh_intent->owner, "vm:123:abc");
+  EXPECT_EQ(r.refresh_intent->since_ms, 1'800'000'000'123);
+  r.refresh_intent.reset();
+  ASSERT_TRUE(
+      v->update(r, {{kAccessToken, "new-access"}, {kRefreshToken, "new-refresh"}}, r.generation).ok());
+  EXPECT_FALSE(v->get("c")->refresh_intent.has_value());
+  EXPECT_EQ(v->secrets("c")->at(kRefreshToken), "new-refresh");
+}
+
+// A vault.db written before the intent columns existed opens, gains them, and keeps its records.
+TEST_F(VaultTest, AVaultWithoutTheIntentColumnsIsUpgradedInPlace) {
+  {
+    auto v = open();
+    ASSERT_TRUE(v->create(sample_record("c"), kSecrets).ok());
+  }
+  {
+    RawDb raw(home.path());
+    raw.scalar("ALTER TABLE connections DROP COLUMN refresh_intent_since_ms");
+    raw.scalar("ALTER TABLE connections DROP COLUMN refresh_intent_owner");
+    EXPECT_EQ(
+        raw.scalar("SELECT count(*) FROM pragma_table_info('connections') WHERE name LIKE 'refresh_intent%'"),
+        "0");
+  }
+  auto v = open();
+  ASSERT_TRUE(v);
+  EXPECT_EQ(v->secrets("c")->at(kRefreshToken), kSecrets.at(kRefreshToken));
+  ConnectionRecord r = *v->get("c");
+  EXPECT_FALSE(r.refresh_intent.has_value());
+  r.refresh_intent = ConnectionRecord::RefreshIntent{"owner", 1};
+  ASSERT_TRUE(v->update(r, {}, r.generation).ok());
+  EXPECT_EQ(v->get("c")->refresh_intent->owner, "owner");
+  EXPECT_EQ(RawDb(home.path()).scalar("PRAGMA integrity_check"), "ok");
+}
+
 TEST_F(VaultTest, RemovePurgesSecretsSettingsAndLeases) {
   auto v = open();
   ASSERT_TRUE(v->create(sample_record("gone"), kSecrets).ok());

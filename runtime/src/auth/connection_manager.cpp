@@ -1,7 +1,9 @@
 #include "auth/connection_manager.hpp"
 
+#include <signal.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <thread>
 
 #include "core/log.hpp"
@@ -45,6 +47,34 @@ std::string take_sent_token(const void* conn) {
   std::string token = std::move(it->second);
   sent.erase(it);
   return token;
+}
+
+std::int64_t now_ms() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::string this_host() {
+  char host[256] = {0};
+  ::gethostname(host, sizeof(host) - 1);
+  return host;
+}
+
+// True when a lease owner named like the default owner ("host:pid:random") is a process of this
+// host that no longer exists. Unknown formats and other hosts: false (their lease expiry decides).
+bool holder_is_dead(const std::string& owner) {
+  const auto first = owner.find(':');
+  if (first == std::string::npos) return false;
+  const auto second = owner.find(':', first + 1);
+  if (second == std::string::npos || owner.substr(0, first) != this_host()) return false;
+  const std::string pid_text = owner.substr(first + 1, second - first - 1);
+  if (pid_text.empty() || pid_text.size() > 9 ||
+      pid_text.find_first_not_of("0123456789") != std::string::npos)
+    return false;
+  const pid_t pid = static_cast<pid_t>(std::stol(pid_text));
+  if (pid <= 0) return false;
+  return ::kill(pid, 0) != 0 && errno == ESRCH;
 }
 
 }  // namespace
@@ -114,9 +144,7 @@ ConnectionManager::ConnectionManager(vault::Vault& vault, ManifestLookup manifes
       transport_(std::move(transport)),
       options_(std::move(options)) {
   if (options_.owner.empty()) {
-    char host[256] = {0};
-    ::gethostname(host, sizeof(host) - 1);
-    options_.owner = std::string(host) + ":" + std::to_string(::getpid()) + ":" + random_token(6);
+    options_.owner = this_host() + ":" + std::to_string(::getpid()) + ":" + random_token(6);
   }
 }
 
@@ -310,10 +338,38 @@ Status ConnectionManager::do_refresh(Conn& c, bool force, const std::string& sta
     return Loaded{std::move(*rec), std::move(*sec)};
   };
 
+  // Marks the connection needs_reauth (and drops any refresh intent: the user's re-authorization
+  // is the way out, and it replaces the pair).
+  Loaded cur;
+  auto mark_needs_reauth = [&](const std::string& why, bool say_why = false) -> Status {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto rec = vault_.get(c.name);
+      if (!rec) break;
+      rec->state = vault::ConnectionState::kNeedsReauth;
+      rec->last_error = why;
+      rec->refresh_intent.reset();
+      Status u = vault_.update(*rec, {}, rec->generation);
+      if (u.code() == Code::kFailedPrecondition) continue;
+      if (u.ok()) cur.rec = *rec;
+      break;
+    }
+    cur.rec.state = vault::ConnectionState::kNeedsReauth;
+    cur.rec.last_error = why;
+    publish_locked(cur);
+    log::warn("auth", "connection needs re-authorization", {{"connection", c.name}, {"reason", why}});
+    if (options_.on_needs_reauth) options_.on_needs_reauth(c.name, why);
+    if (say_why)
+      return {Code::kFailedPrecondition, "connection '" + c.name + "' needs re-authorization: " + why};
+    return {Code::kFailedPrecondition, needs_reauth_message(c.name)};
+  };
+  const std::string interrupted =
+      "a token refresh was interrupted (process killed?) and the provider rotates refresh tokens, so the "
+      "stored one may already be void; run `weft connections authorize " +
+      c.name + "`";
+
   // Cross-process single flight: hold the lease, or wait for its holder's result.
   const auto deadline = std::chrono::steady_clock::now() + options_.lease_ttl;
   bool leased = false;
-  Loaded cur;
   for (;;) {
     auto got = vault_.try_lease(c.name, options_.owner, options_.lease_ttl.count());
     if (!got) return got.status().with_context("refresh lease of '" + c.name + "'");
@@ -334,6 +390,12 @@ Status ConnectionManager::do_refresh(Conn& c, bool force, const std::string& sta
       return Status::Ok();
     }
     if (leased) break;
+    // The lease holder's process is gone (killed mid-refresh) and left its intent: its lease has
+    // not expired yet, but nobody will ever finish that refresh.
+    if (cur.rec.refresh_intent && holder_is_dead(cur.rec.refresh_intent->owner)) {
+      (void)vault_.release_lease(c.name, cur.rec.refresh_intent->owner);  // a dead process's lease
+      return mark_needs_reauth(interrupted, true);
+    }
     if (std::chrono::steady_clock::now() >= deadline) {
       return {Code::kUnavailable,
               "another process is refreshing connection '" + c.name + "' and did not finish in time"};
@@ -347,37 +409,63 @@ Status ConnectionManager::do_refresh(Conn& c, bool force, const std::string& sta
     ~Release() { (void)v.release_lease(name, owner); }
   } release{vault_, c.name, options_.owner};
 
-  auto mark_needs_reauth = [&](const std::string& why) -> Status {
-    for (int attempt = 0; attempt < 3; ++attempt) {
-      auto rec = vault_.get(c.name);
-      if (!rec) break;
-      rec->state = vault::ConnectionState::kNeedsReauth;
-      rec->last_error = why;
-      Status u = vault_.update(*rec, {}, rec->generation);
-      if (u.code() == Code::kFailedPrecondition) continue;
-      if (u.ok()) cur.rec = *rec;
-      break;
-    }
-    cur.rec.state = vault::ConnectionState::kNeedsReauth;
-    cur.rec.last_error = why;
-    publish_locked(cur);
-    log::warn("auth", "connection needs re-authorization", {{"connection", c.name}, {"reason", why}});
-    if (options_.on_needs_reauth) options_.on_needs_reauth(c.name, why);
-    return {Code::kFailedPrecondition, needs_reauth_message(c.name)};
-  };
+  // We hold the lease, so whoever wrote an intent lost theirs without finishing: never resend the
+  // refresh token it was sending (RELIABILITY row 4).
+  if (cur.rec.refresh_intent) return mark_needs_reauth(interrupted, true);
 
   // Always the refresh token in the vault: a rotated-out one is never sent again.
   const std::string refresh_token = get_or(cur.secrets, vault::kRefreshToken);
   if (refresh_token.empty()) return mark_needs_reauth("no refresh token is stored");
+
+  // With a rotating provider the request consumes the stored refresh token: say so durably before
+  // it leaves, so a process killed before the new pair is committed leaves a trace, not a replay.
+  bool intent = false;
+  auto clear_intent = [&]() {
+    for (int attempt = 0; attempt < 3; ++attempt) {
+      auto rec = vault_.get(c.name);
+      if (!rec || !rec->refresh_intent || rec->refresh_intent->owner != options_.owner) return;
+      rec->refresh_intent.reset();
+      if (vault_.update(*rec, {}, rec->generation).code() != Code::kFailedPrecondition) return;
+    }
+  };
+  if (spec.rotates_refresh_token) {
+    vault::ConnectionRecord marked = cur.rec;
+    marked.refresh_intent = vault::ConnectionRecord::RefreshIntent{options_.owner, now_ms()};
+    Status s = vault_.update(marked, {}, cur.rec.generation);
+    if (s.code() == Code::kFailedPrecondition) {
+      return {Code::kUnavailable, "connection '" + c.name + "' changed while a refresh started; try again"};
+    }
+    WEFT_RETURN_IF_ERROR(s.with_context("refreshing connection '" + c.name + "'"));
+    intent = true;
+  }
+
   ClientCredentials client{get_or(cur.secrets, vault::kClientId), get_or(cur.secrets, vault::kClientSecret)};
   http::Request req =
       token_request(spec, client, {{"grant_type", "refresh_token"}, {"refresh_token", refresh_token}});
   ++token_requests_;
   auto resp = transport_(std::move(req));
-  if (!resp) return resp.status().with_context("refreshing connection '" + c.name + "'");
+  if (!resp) {
+    if (intent) {
+      if (!http::never_processed(resp.status())) {
+        return mark_needs_reauth(
+            "a token refresh got no answer (" + resp.status().message() +
+                ") and the provider rotates refresh tokens, so the stored one may already be "
+                "void; run `weft connections authorize " +
+                c.name + "`",
+            true);
+      }
+      clear_intent();
+    }
+    return resp.status().with_context("refreshing connection '" + c.name + "'");
+  }
   auto tokens = parse_token_response(resp->status, resp->body, now());
   if (!tokens) {
     if (tokens.status().code() == Code::kUnauthenticated) return mark_needs_reauth(tokens.status().message());
+    // An answer without a usable pair: refused (5xx, 429 ...) or unreadable (HTML from a wrong
+    // token_url, a truncated body). RELIABILITY row 6 keeps the stored pair and the connection as
+    // they were; a provider that did rotate answers the next refresh with invalid_grant, which
+    // then moves the connection to needs_reauth.
+    if (intent) clear_intent();
     return tokens.status().with_context("refreshing connection '" + c.name + "'");
   }
   Status stored = store_tokens(c.name, *tokens, spec);
@@ -412,6 +500,7 @@ Status ConnectionManager::store_tokens(const std::string& name, const TokenSet& 
       rec->refresh_expires_at.reset();
     }
     if (t.scopes) rec->scopes = *t.scopes;
+    rec->refresh_intent.reset();  // in the same transaction as the pair it was waiting for
     vault::SecretChanges changes{{vault::kAccessToken, t.access_token}};
     if (t.refresh_token) changes[vault::kRefreshToken] = *t.refresh_token;
     last = vault_.update(*rec, changes, rec->generation);

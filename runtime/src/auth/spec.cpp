@@ -88,6 +88,20 @@ Status apply_oauth_field(AuthSpec& s, const std::string& key, const std::string&
   return Status::Ok();
 }
 
+// Every oauth2 key of a connection's settings over s: the same keys for a connector that declares
+// oauth2 (overriding its manifest) and for the generic http connector (declaring it all). Other
+// settings (api_base ...) are the connector's and are skipped.
+Status apply_oauth_settings(AuthSpec& s, const std::map<std::string, std::string>& settings) {
+  constexpr std::string_view kPrefix = "authorize_param.";
+  for (const auto& [k, v] : settings) {
+    WEFT_RETURN_IF_ERROR(apply_oauth_field(s, k, v));
+    if (k.rfind(kPrefix, 0) != 0) continue;
+    if (k.size() == kPrefix.size()) return bad(k, "name the parameter: authorize_param.<name>=<value>");
+    s.authorize_params[k.substr(kPrefix.size())] = v;
+  }
+  return Status::Ok();
+}
+
 Status apply_api_token_field(AuthSpec& s, const std::string& key, const std::string& v) {
   if (key == "header") {
     if (v.empty() || v.find_first_of(":\r\n \t") != std::string::npos)
@@ -202,12 +216,7 @@ Result<AuthSpec> resolve_spec(const Json& manifest_auth, const std::map<std::str
     if (declared == nullptr || *declared == "none") return s;
     if (*declared == "oauth2") {
       s.kind = AuthKind::kOAuth2;
-      for (const auto& [k, v] : settings) WEFT_RETURN_IF_ERROR(apply_oauth_field(s, k, v));
-      for (const auto& [k, v] : settings) {
-        constexpr std::string_view kPrefix = "authorize_param.";
-        if (k.rfind(kPrefix, 0) == 0 && k.size() > kPrefix.size())
-          s.authorize_params[k.substr(kPrefix.size())] = v;
-      }
+      WEFT_RETURN_IF_ERROR(apply_oauth_settings(s, settings));
     } else if (*declared == "api_token") {
       s.kind = AuthKind::kApiToken;
       for (const auto& [k, v] : settings) WEFT_RETURN_IF_ERROR(apply_api_token_field(s, k, v));
@@ -216,9 +225,9 @@ Result<AuthSpec> resolve_spec(const Json& manifest_auth, const std::map<std::str
       return bad("auth", "expected oauth2, api_token or none, got '" + *declared + "'");
     }
   } else if (s.kind == AuthKind::kOAuth2) {
-    for (const char* k : {"authorize_url", "token_url", "revoke_url", "scopes"}) {
-      if (const std::string* v = setting(k)) WEFT_RETURN_IF_ERROR(apply_oauth_field(s, k, *v));
-    }
+    // Every manifest value is a default: a connection corrects what a provider's docs got wrong
+    // (PROVIDERS.md "unverified") or picks another documented option (Restream's body client auth).
+    WEFT_RETURN_IF_ERROR(apply_oauth_settings(s, settings));
   }
 
   if (s.kind == AuthKind::kOAuth2) {

@@ -3,6 +3,8 @@
 // implemented here over them.
 #include "engine/engine.hpp"
 
+#include <Poco/URI.h>
+
 #include <map>
 #include <mutex>
 #include <optional>
@@ -42,6 +44,17 @@ Json typed_setting(const Json& declared, const std::string& text) {
   return Json(text);
 }
 
+// "oauth-token:<scheme>://<host>:<port>" of a token endpoint URL (the whole URL when it does not
+// parse; the client then refuses it anyway).
+std::string token_limiter_key(const std::string& url) {
+  try {
+    Poco::URI u(url);
+    return "oauth-token:" + u.getScheme() + "://" + u.getHost() + ":" + std::to_string(u.getPort());
+  } catch (const Poco::Exception&) {
+    return "oauth-token:" + url;
+  }
+}
+
 class EngineImpl final : public Engine, public plugin::HostServices {
  public:
   EngineImpl(const Options& options, std::unique_ptr<store::RunStore> runs,
@@ -59,10 +72,17 @@ class EngineImpl final : public Engine, public plugin::HostServices {
           }
           return info->manifest;
         },
-        // Token requests share one limiter key: a provider's 429 on its token endpoint pauses
-        // every refresh, not the connections' API calls.
+        // Token requests are never retried: a refresh that reached the server may have rotated the
+        // pair, and resending the old refresh token is the replay RELIABILITY row 4 forbids (even
+        // for Livepush's GET exchange, which looks idempotent). A 429 on one token endpoint pauses
+        // that endpoint's later requests, not other providers' nor the connections' API calls.
         [this](http::Request r) {
-          return client_.send(std::move(r), http::CallOptions{.limiter_key = "oauth-token"});
+          http::CallOptions o;
+          o.limiter_key = token_limiter_key(r.url);
+          o.max_attempts = 1;
+          o.idempotent = false;
+          o.metrics_label = "oauth-token";
+          return client_.send(std::move(r), o);
         },
         mo);
     registry_ = std::make_unique<plugin::Registry>(this);

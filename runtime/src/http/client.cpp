@@ -408,8 +408,10 @@ Result<Response> Client::Impl::send(Request req, const CallOptions& opts, Tally&
       const bool retryable =
           r.status == 429 || r.status == 503 || (idempotent && (r.status == 502 || r.status == 504));
       if (!retryable) return std::move(*out.response);
+      std::optional<Clock::time_point> server_until;  // what the server asked, before the clamp
       if (auto w = server_wait(r)) {
-        wait = std::min<milliseconds>(*w, o.max_retry_after);
+        server_until = Clock::now() + *w;
+        wait = std::min<milliseconds>(with_retry_after_jitter(*w), o.max_retry_after);
         from_server = true;
       } else {
         wait = backoff_delay(attempt, o.backoff_base, o.backoff_cap);
@@ -427,7 +429,9 @@ Result<Response> Client::Impl::send(Request req, const CallOptions& opts, Tally&
       if (attempt >= max_attempts) return std::move(*out.response);
       if (resume > deadline) {
         if (r.status == 429 || from_server) {
-          return Status(Code::kRateLimited, t.label + ": rate limited until " + format_wall_time(resume) +
+          // The server's time, not the clamped wait: that is when the provider will take calls again.
+          return Status(Code::kRateLimited, t.label + ": rate limited until " +
+                                                format_wall_time(server_until.value_or(resume)) +
                                                 ", past the call's deadline");
         }
         return std::move(*out.response);

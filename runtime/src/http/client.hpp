@@ -113,6 +113,13 @@ struct ClientOptions {
   std::vector<std::string> allowed_private_addresses;
 };
 
+// True when an error from Client::send() proves the server did not act on the request: it was never
+// sent (connection refused, connect failed or timed out, refused by the SSRF guard, a bad URL or
+// header) or the server refused it with 429. False when it may have been processed (a timeout or
+// reset after sending): callers holding a non-repeatable request (a rotating refresh) must assume
+// the server consumed it.
+bool never_processed(const Status& s);
+
 // The client does not follow redirects: a 3xx is returned as the final response (callers that
 // follow one must send a new request, which is checked by the SSRF guard again).
 // The Retry-After / rate-limit reset parsers are public in http/retry.hpp.

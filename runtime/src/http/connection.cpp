@@ -80,12 +80,29 @@ std::optional<std::string> non_public_range(const Poco::Net::IPAddress& addr) {
 namespace {
 constexpr std::string_view kRefused = "connection refused to ";
 constexpr std::string_view kCannotConnect = "cannot connect to ";
+constexpr std::string_view kConnectTimedOut = "connect to ";
 }  // namespace
 
 bool is_transient_connect_error(const Status& s) {
   const auto& m = s.message();
   return s.code() == Code::kDeadlineExceeded ||
          (s.code() == Code::kUnavailable && (m.rfind(kRefused, 0) == 0 || m.rfind(kCannotConnect, 0) == 0));
+}
+
+bool never_processed(const Status& s) {
+  const auto& m = s.message();
+  switch (s.code()) {
+    case Code::kInvalidArgument:
+    case Code::kPermissionDenied:
+    case Code::kRateLimited:
+      return true;
+    case Code::kUnavailable:
+      return m.find(kRefused) != std::string::npos || m.find(kCannotConnect) != std::string::npos;
+    case Code::kDeadlineExceeded:
+      return m.find(kConnectTimedOut) != std::string::npos;
+    default:
+      return false;
+  }
 }
 
 Pool::Pool(const ClientOptions& options) : options_(options) {

@@ -190,6 +190,15 @@ std::optional<milliseconds> parse_rate_limit_reset(std::string_view value, syste
   return saturated_ms(seconds);
 }
 
+milliseconds with_retry_after_jitter(milliseconds asked) {
+  constexpr milliseconds kMaxJitter{1000};
+  if (asked.count() <= 0) return milliseconds(0);
+  const long long spread = std::min<long long>(asked.count() / 10, kMaxJitter.count());
+  if (spread <= 0) return asked;
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  return asked + milliseconds(std::uniform_int_distribution<long long>(0, spread)(rng));
+}
+
 milliseconds backoff_delay(int attempt, milliseconds base, milliseconds cap) {
   if (attempt < 1) attempt = 1;
   if (base.count() <= 0 || cap.count() <= 0) return milliseconds(0);

@@ -33,6 +33,11 @@ std::optional<std::chrono::milliseconds> parse_rate_limit_reset(std::string_view
 // Larger waits than this are reported as this (callers clamp much lower anyway).
 inline constexpr std::chrono::milliseconds kMaxParsedWait = std::chrono::hours(24 * 365);
 
+// A server-requested wait plus a small positive jitter: uniform in [asked, asked + min(asked / 10,
+// 1 s)]. Never less than the server asked, so callers released from one cooldown spread out
+// instead of arriving in the same millisecond.
+std::chrono::milliseconds with_retry_after_jitter(std::chrono::milliseconds asked);
+
 // Full-jitter exponential back-off: uniform in [0, min(cap, base · 2^(attempt−1))]; attempt ≥ 1.
 std::chrono::milliseconds backoff_delay(int attempt, std::chrono::milliseconds base,
                                         std::chrono::milliseconds cap);

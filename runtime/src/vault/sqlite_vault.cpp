@@ -169,6 +169,18 @@ Status SqliteVault::open_db() {
   if (version == 0) {
     WEFT_RETURN_IF_ERROR(in::Stmt(db_, "INSERT INTO schema_version (version) VALUES (?)").bind(1, kSchemaVersion).run());
   }
+  // Added after schema version 1 (additive: an older weft ignores the columns).
+  bool has_intent = false;
+  {
+    in::Stmt cols(db_, "SELECT 1 FROM pragma_table_info('connections') WHERE name = 'refresh_intent_owner'");
+    has_intent = cols.step();
+    WEFT_RETURN_IF_ERROR(cols.status());
+  }
+  if (!has_intent) {
+    WEFT_RETURN_IF_ERROR(
+        db_.exec("ALTER TABLE connections ADD COLUMN refresh_intent_owner TEXT;"
+                 "ALTER TABLE connections ADD COLUMN refresh_intent_since_ms INTEGER;"));
+  }
   return txn.commit();
 }
 
@@ -193,16 +205,26 @@ Result<std::string> SqliteVault::seal_secret(const std::string& name, const std:
 
 Status SqliteVault::write_record(const ConnectionRecord& r, bool insert, std::int64_t generation,
                                  std::int64_t created_at) {
-  const char* sql = insert
-                        ? "INSERT INTO connections (connector, state, scopes, access_expires_at, refresh_expires_at, "
-                          "last_error, created_at, updated_at, generation, name) VALUES (?,?,?,?,?,?,?,?,?,?)"
-                        : "UPDATE connections SET connector=?, state=?, scopes=?, access_expires_at=?, "
-                          "refresh_expires_at=?, last_error=?, created_at=?, updated_at=?, generation=? WHERE name=?";
+  const char* sql =
+      insert ? "INSERT INTO connections (connector, state, scopes, access_expires_at, refresh_expires_at, "
+               "last_error, created_at, updated_at, generation, refresh_intent_owner, "
+               "refresh_intent_since_ms, name) "
+               "VALUES (?,?,?,?,?,?,?,?,?,?,?,?)"
+             : "UPDATE connections SET connector=?, state=?, scopes=?, access_expires_at=?, "
+               "refresh_expires_at=?, last_error=?, created_at=?, updated_at=?, generation=?, "
+               "refresh_intent_owner=?, refresh_intent_since_ms=? WHERE name=?";
   in::Stmt s(db_, sql);
   s.bind(1, r.connector).bind(2, state_name(r.state)).bind(3, join_scopes(r.scopes));
   if (r.access_expires_at) s.bind(4, *r.access_expires_at); else s.bind_null(4);
   if (r.refresh_expires_at) s.bind(5, *r.refresh_expires_at); else s.bind_null(5);
-  s.bind(6, r.last_error).bind(7, created_at).bind(8, now_s()).bind(9, generation).bind(10, r.name);
+  s.bind(6, r.last_error).bind(7, created_at).bind(8, now_s()).bind(9, generation);
+  if (r.refresh_intent) {
+    s.bind(10, r.refresh_intent->owner).bind(11, r.refresh_intent->since_ms);
+  } else {
+    s.bind_null(10);
+    s.bind_null(11);
+  }
+  s.bind(12, r.name);
   WEFT_RETURN_IF_ERROR(s.run());
   WEFT_RETURN_IF_ERROR(in::Stmt(db_, "DELETE FROM settings WHERE connection = ?").bind(1, r.name).run());
   for (const auto& [k, v] : r.settings) {
@@ -213,9 +235,11 @@ Status SqliteVault::write_record(const ConnectionRecord& r, bool insert, std::in
 }
 
 Status SqliteVault::read_record(const std::string& name, ConnectionRecord& out, bool& found) {
-  in::Stmt q(db_,
-             "SELECT connector, state, scopes, access_expires_at, refresh_expires_at, last_error, created_at, "
-             "updated_at, generation FROM connections WHERE name = ?");
+  in::Stmt q(
+      db_,
+      "SELECT connector, state, scopes, access_expires_at, refresh_expires_at, last_error, created_at, "
+      "updated_at, generation, refresh_intent_owner, refresh_intent_since_ms "
+      "FROM connections WHERE name = ?");
   q.bind(1, name);
   found = q.step();
   WEFT_RETURN_IF_ERROR(q.status());
@@ -233,6 +257,8 @@ Status SqliteVault::read_record(const std::string& name, ConnectionRecord& out, 
   out.created_at = q.int64(6);
   out.updated_at = q.int64(7);
   out.generation = q.int64(8);
+  if (!q.is_null(9))
+    out.refresh_intent = ConnectionRecord::RefreshIntent{q.text(9), q.is_null(10) ? 0 : q.int64(10)};
   in::Stmt s(db_, "SELECT key, value FROM settings WHERE connection = ?");
   s.bind(1, name);
   while (s.step()) out.settings[s.text(0)] = s.text(1);

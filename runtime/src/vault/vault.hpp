@@ -47,6 +47,16 @@ struct ConnectionRecord {
   // Increases with every update(); update() with an expected generation fails with
   // kFailedPrecondition when someone else wrote first (optimistic concurrency across processes).
   std::int64_t generation = 0;
+  // A refresh against a provider that rotates refresh tokens is in flight (RELIABILITY row 4). The
+  // refresher writes it with update() (committed and synced) before the token request leaves, and
+  // clears it in the same update() that stores the new pair, or once the request provably did not
+  // reach the server. Whoever finds one whose writer is gone (its lease expired, its process dead)
+  // must not send the stored refresh token again: the provider may already have rotated it.
+  struct RefreshIntent {
+    std::string owner;          // the lease owner that wrote it (ManagerOptions::owner)
+    std::int64_t since_ms = 0;  // epoch milliseconds
+  };
+  std::optional<RefreshIntent> refresh_intent;  // stored and returned like every other field
 };
 
 // Secret changes: a value sets the field, nullopt deletes it.
