@@ -5,13 +5,15 @@
 # as a plain reverse proxy to the same upstream, in the same run; prints runs/s, p99, the ratio,
 # idle RSS, RSS under load, start-to-ready time and the number of runs recorded.
 #
-#   bench/serve_wrk.sh [build-dir] [seconds]       # needs wrk, nginx, curl, sqlite3
+#   bench/serve_wrk.sh [build-dir] [seconds]       # installs wrk, nginx, sqlite3 when missing
 set -euo pipefail
 
 BUILD=${1:-build}
 SECS=${2:-10}
 WEFT=$(realpath "$BUILD/bin/weft")
 CONNECTORS=$(realpath "$BUILD/lib/weft/connectors")
+# wrk, nginx and sqlite3 come from Debian's packages (setup.sh installs them when missing).
+WEFT_SETUP_BENCH=1 bash "$(dirname "$0")/../scripts/setup.sh"
 for tool in wrk nginx curl sqlite3; do
   command -v "$tool" >/dev/null || { echo "serve_wrk.sh: $tool is not installed" >&2; exit 1; }
 done
@@ -106,12 +108,22 @@ W_RPS=$(rps "$TMP/wrk_weft.txt"); N_RPS=$(rps "$TMP/wrk_nginx.txt")
 RUNS=$(sqlite3 "$TMP/home/runs.db" "select count(*) from runs where workflow='bench'")
 OK_RUNS=$(sqlite3 "$TMP/home/runs.db" "select count(*) from runs where workflow='bench' and status='succeeded'")
 
+W_REQS=$(awk '/requests in/ {print $1}' "$TMP/wrk_weft.txt")
+W_P99=$(p99 "$TMP/wrk_weft.txt")
+ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", v / 1000; else if (v ~ /ms$/) printf "%.3f", v + 0; else printf "%.3f", v * 1000 }'; }
+verdict() { awk -v a="$1" -v op="$2" -v b="$3" 'BEGIN { ok = (op == ">=") ? (a >= b) : (a <= b); print ok ? "met" : "NOT met" }'; }
 echo "weft serve   : ${W_RPS} runs/s  p99 $(p99 "$TMP/wrk_weft.txt")  non-2xx: $(non2xx "$TMP/wrk_weft.txt" || true)"
 echo "nginx proxy  : ${N_RPS} req/s   p99 $(p99 "$TMP/wrk_nginx.txt")"
 echo "ratio        : $(awk -v a="$W_RPS" -v b="$N_RPS" 'BEGIN {printf "%.3f", a / b}') (weft / nginx proxy)"
 echo "runs recorded: ${RUNS} (succeeded ${OK_RUNS})"
 echo "idle RSS     : $((IDLE_RSS / 1024)) MB;  RSS under load (peak): $((PEAK / 1024)) MB"
 echo "start→ready  : ${START_MS} ms (process start to first /healthz 200)"
+# Every request wrk completed is a run (plus the one warm-up run); a webhook answered before its run
+# was recorded would show here as fewer runs than requests.
+echo "recorded     : $((RUNS - 1)) runs for ${W_REQS} requests: $([ "$((RUNS - 1))" -ge "$W_REQS" ] && echo every run recorded || echo RUNS MISSING)"
+echo "targets      : runs/s >= 8000 $(verdict "$W_RPS" ">=" 8000); p99 <= 5 ms $(verdict "$(ms "$W_P99")" "<=" 5);" \
+  "idle RSS <= 20 MB $(verdict "$((IDLE_RSS / 1024))" "<=" 20); RSS under load <= 60 MB $(verdict "$((PEAK / 1024))" "<=" 60);" \
+  "start <= 100 ms $(verdict "$START_MS" "<=" 100)"
 kill -TERM "$WEFT_PID"
 wait "$WEFT_PID" && echo "SIGTERM      : exit 0" || echo "SIGTERM      : exit $?"
 WEFT_PID=""

@@ -10,7 +10,7 @@ packages=(
   clang libclang-rt-14-dev cppcheck
   python3 curl
 )
-if [ "${WEFT_SETUP_BENCH:-0}" = 1 ]; then packages+=(wrk nginx-light); fi
+if [ "${WEFT_SETUP_BENCH:-0}" = 1 ]; then packages+=(wrk nginx-light sqlite3); fi
 
 missing=()
 for p in "${packages[@]}"; do
