@@ -45,6 +45,9 @@ class FakeCatalog final : public plugin::ActionCatalog {
           return json::object({{"connection", ctx.connection}, {"channel", json::get(in, "channel")}});
         });
     add("demo.new_item", R"({"type":"object"})", false, nullptr, plugin::OperationKind::kTrigger);
+    add("demo.new_post", R"({"type":"object","additionalProperties":false,
+         "properties":{"include_existing":{"type":"boolean"},"limit":{"type":"integer","minimum":1}}})",
+        true, nullptr, plugin::OperationKind::kTrigger);
   }
 
   void add(const std::string& uses, const std::string& schema, bool needs_connection, Handler h,
@@ -55,6 +58,7 @@ class FakeCatalog final : public plugin::ActionCatalog {
     e->info.name = uses.substr(uses.find('.') + 1);
     e->info.kind = kind;
     e->info.requires_connection = needs_connection;
+    e->info.auth_kind = needs_connection ? "oauth2" : "none";
     e->info.input_schema = *json::parse(schema);
     valijson::SchemaParser parser;
     valijson::adapters::PocoJsonAdapter adapter(e->info.input_schema);

@@ -54,6 +54,27 @@ TEST(Validate, AcceptsEveryTriggerForm) {
             std::string::npos);
 }
 
+TEST(Validate, ATriggersWithIsCheckedAgainstItsInputSchemaAndItsConnectionIsRequired) {
+  const std::string steps = "steps:\n  - id: a\n    uses: demo.echo\n    with: {text: x}\n";
+  EXPECT_EQ(problems_of("name: a\non:\n  uses: demo.new_post\n  connection: c\n  with: {include_existing: "
+                        "true, limit: 5}\n" +
+                        steps),
+            "");
+  const std::string bad = problems_of(
+      "name: a\non:\n  uses: demo.new_post\n  connection: c\n  with:\n"
+      "    include_existing: 3\n    limit: 0\n    nosuch: 1\n" +
+      steps);
+  EXPECT_NE(bad.find("flow.yaml:6:23: with/include_existing:"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("(demo.new_post input)"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("with/limit:"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("nosuch"), std::string::npos) << bad;
+  EXPECT_NE(bad.find("`weft connectors describe demo` shows the inputs of demo.new_post"), std::string::npos)
+      << bad;
+  const std::string no_conn = problems_of("name: a\non:\n  uses: demo.new_post\n" + steps);
+  EXPECT_NE(no_conn.find("flow.yaml:3:9: trigger demo.new_post needs a connection"), std::string::npos)
+      << no_conn;
+}
+
 TEST(Validate, ReportsEveryProblemWithPositionAndHint) {
   const std::string out = problems_of(R"(name: bad
 steps:

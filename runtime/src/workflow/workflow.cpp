@@ -437,6 +437,25 @@ std::vector<Problem> validate(const YamlDocument& doc, const plugin::ActionCatal
     } else if (t->kind != plugin::OperationKind::kTrigger) {
       out.push_back(
           {doc.where("/on/uses"), "'" + trigger_uses + "' is an action, not a trigger", "use it as a step"});
+    } else {
+      // A connector without auth (auth: none) polls without a connection whatever it declares.
+      if (t->requires_connection && t->auth_kind != "none" && !t->auth_kind.empty() &&
+          json::get_string(on, "connection").empty()) {
+        out.push_back({doc.where("/on/uses"), "trigger " + trigger_uses + " needs a connection",
+                       "add `connection: <name>` under `on:`; `weft connections list` shows them"});
+      }
+      // The trigger's parameters are static (nothing has run yet): all of `with` is checked now,
+      // against the same input schema the poller checks before every poll.
+      const Json with = json::get(on, "with");
+      if (with.isEmpty() || json::is_object(with)) {
+        const Json params = with.isEmpty() ? Json(json::new_object()) : with;
+        for (const auto& issue : catalog.validate_input(*t, params)) {
+          const std::string p = "/on/with" + (issue.path == "/" ? "" : issue.path);
+          out.push_back(
+              {doc.where(p), "with" + issue.path + ": " + issue.message + " (" + trigger_uses + " input)",
+               "`weft connectors describe " + t->connector + "` shows the inputs of " + trigger_uses});
+        }
+      }
     }
   }
 
