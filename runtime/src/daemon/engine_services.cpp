@@ -631,21 +631,7 @@ Result<store::RunRecord> EngineServices::resume(const workflow::Workflow& wf, co
 
 Status EngineServices::record_run(const workflow::Workflow& wf, const workflow::RunRequest& req) {
   // What Executor::run records before its first step; resume() then runs it from step one.
-  store::RunRecord run;
-  run.id = req.run_id;
-  run.workflow = wf.name;
-  run.workflow_file = wf.file;
-  run.status = store::RunStatus::kRunning;
-  run.inputs = req.inputs.isEmpty() ? Json(json::new_object()) : req.inputs;
-  run.trigger = req.trigger;
-  run.started_at_ms = store::now_ms();
-  for (const auto& st : wf.steps) {
-    store::StepRecord r;
-    r.index = st.index;
-    r.step_id = st.id;
-    r.uses = st.uses;
-    run.steps.push_back(std::move(r));
-  }
+  const store::RunRecord run = workflow::initial_run_record(wf, req);
   return engine_.runs().create_run(run);
 }
 

@@ -178,7 +178,7 @@ Result<Json> inputs_from_json(const Workflow& wf, const Json& given) {
 Executor::Executor(const plugin::ActionCatalog& catalog, store::RunStore& store)
     : catalog_(catalog), store_(store), env_(read_environment()) {}
 
-Result<store::RunRecord> Executor::run(const Workflow& wf, const RunRequest& request) const {
+store::RunRecord initial_run_record(const Workflow& wf, const RunRequest& request) {
   store::RunRecord run;
   run.id = request.run_id.empty() ? new_run_id() : request.run_id;
   run.workflow = wf.name;
@@ -194,6 +194,11 @@ Result<store::RunRecord> Executor::run(const Workflow& wf, const RunRequest& req
     r.uses = s.uses;
     run.steps.push_back(std::move(r));
   }
+  return run;
+}
+
+Result<store::RunRecord> Executor::run(const Workflow& wf, const RunRequest& request) const {
+  store::RunRecord run = initial_run_record(wf, request);
   WEFT_RETURN_IF_ERROR(store_.create_run(run));
   return execute(wf, std::move(run), 0);
 }

@@ -47,6 +47,11 @@ class Executor {
   Json env_;  // the process environment, read once
 };
 
+// The record a run starts as: running, every step pending, a new id unless request.run_id is set.
+// Executor::run stores it before the first step; the daemon stores it before answering an async
+// trigger, then resumes it.
+store::RunRecord initial_run_record(const Workflow& wf, const RunRequest& request);
+
 // Converts `--input key=value` strings to the declared types, adds defaults, and checks required
 // inputs. Fails with invalid_argument naming the input and the expected type or the declared
 // names.
