@@ -1,8 +1,13 @@
 #include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <atomic>
 #include <fstream>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/redact.hpp"
 #include "store/run_store.hpp"
@@ -159,6 +164,175 @@ TEST(SqliteRunStore, ConcurrentWritersDoNotLoseSteps) {
   auto all = (*store)->list_runs({.workflow = "", .status = std::nullopt, .limit = 1000});
   ASSERT_TRUE(all.ok());
   EXPECT_EQ(all->size(), 100U);
+}
+
+StepRecord finished_step(int index) {
+  StepRecord s;
+  s.index = index;
+  s.step_id = "s" + std::to_string(index);
+  s.uses = "demo.echo";
+  s.status = StepStatus::kSucceeded;
+  s.output = json::object({{"i", index}});
+  s.finished_at_ms = 5;
+  return s;
+}
+
+// Group commit: every write of many concurrent runs is committed (seen by another connection,
+// so it is in the file, not just in this one's transaction) with exactly its own steps and status.
+TEST(SqliteRunStore, ManyConcurrentWritersAllCommitAndReadBack) {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/runs.db";
+  auto store = open_sqlite(path);
+  ASSERT_TRUE(store.ok());
+  constexpr int kThreads = 8;
+  constexpr int kRuns = 40;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRuns; ++i) {
+        const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+        RunRecord run = sample(id, i);
+        run.steps.push_back(finished_step(1));
+        run.steps[1].status = StepStatus::kPending;
+        EXPECT_TRUE((*store)->create_run(run).ok());
+        StepRecord running = finished_step(0);
+        running.status = StepStatus::kRunning;
+        EXPECT_TRUE((*store)->put_step(id, running).ok());
+        EXPECT_TRUE((*store)->put_step(id, finished_step(0)).ok());
+        EXPECT_TRUE((*store)->put_step(id, finished_step(1)).ok());
+        EXPECT_TRUE((*store)->set_run_status(id, RunStatus::kSucceeded, "", 10 + i).ok());
+        EXPECT_TRUE((*store)->state_set("cursor", id, std::to_string(i)).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+
+  auto other = open_sqlite(path);
+  ASSERT_TRUE(other.ok());
+  auto all = (*other)->list_runs({.workflow = "wf", .status = RunStatus::kSucceeded, .limit = 10000});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), static_cast<std::size_t>(kThreads * kRuns));
+  for (int t = 0; t < kThreads; ++t) {
+    for (int i = 0; i < kRuns; ++i) {
+      const std::string id = "t" + std::to_string(t) + "-" + std::to_string(i);
+      auto run = (*other)->get_run(id);
+      ASSERT_TRUE(run.ok()) << id;
+      EXPECT_EQ(run->finished_at_ms, 10 + i);
+      ASSERT_EQ(run->steps.size(), 2U) << id;
+      EXPECT_EQ(run->steps[0].status, StepStatus::kSucceeded) << id;
+      EXPECT_EQ(run->steps[1].status, StepStatus::kSucceeded) << id;
+      EXPECT_EQ(json::stringify(run->steps[1].output), R"({"i":1})");
+      auto cursor = (*other)->state_get("cursor", id);
+      ASSERT_TRUE(cursor.ok() && cursor->has_value()) << id;
+      EXPECT_EQ(cursor->value(), std::to_string(i));
+    }
+  }
+}
+
+// A reused id, a step or status for a missing run: the failing caller gets its own error, the
+// writes that shared its batch still commit, and the failed write leaves nothing behind.
+TEST(SqliteRunStore, ABadWriteInABatchFailsOnlyItsCaller) {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/runs.db";
+  auto store = open_sqlite(path);
+  ASSERT_TRUE(store.ok());
+  RunRecord original = sample("taken", 1);
+  original.workflow = "original";
+  ASSERT_TRUE((*store)->create_run(original).ok());
+  EXPECT_EQ((*store)->put_step("missing", finished_step(0)).code(), Code::kNotFound);
+
+  constexpr int kThreads = 8;
+  constexpr int kRounds = 60;
+  std::atomic<int> ready{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      ready.fetch_add(1);
+      while (ready.load() < kThreads) std::this_thread::yield();
+      for (int i = 0; i < kRounds; ++i) {
+        const std::string id = "ok" + std::to_string(t) + "-" + std::to_string(i);
+        switch ((t + i) % 4) {
+          case 0: {
+            RunRecord dup = sample("taken", 2);
+            dup.workflow = "impostor";
+            EXPECT_EQ((*store)->create_run(dup).code(), Code::kAlreadyExists);
+            break;
+          }
+          case 1:
+            EXPECT_EQ((*store)->put_step("missing", finished_step(0)).code(), Code::kNotFound);
+            break;
+          case 2:
+            EXPECT_EQ((*store)->set_run_status("missing", RunStatus::kFailed, "", 1).code(), Code::kNotFound);
+            break;
+          default:
+            break;
+        }
+        EXPECT_TRUE((*store)->create_run(sample(id, i)).ok()) << id;
+        EXPECT_TRUE((*store)->put_step(id, finished_step(0)).ok()) << id;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+
+  auto other = open_sqlite(path);
+  ASSERT_TRUE(other.ok());
+  auto taken = (*other)->get_run("taken");
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ(taken->workflow, "original");
+  EXPECT_EQ(taken->started_at_ms, 1);
+  EXPECT_EQ((*other)->get_run("missing").status().code(), Code::kNotFound);
+  auto all = (*other)->list_runs({.workflow = "wf", .status = std::nullopt, .limit = 10000});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), static_cast<std::size_t>(kThreads * kRounds));
+  for (const auto& r : *all) {
+    auto run = (*other)->get_run(r.id);
+    ASSERT_TRUE(run.ok());
+    ASSERT_EQ(run->steps.size(), 1U) << r.id;
+    EXPECT_EQ(run->steps[0].status, StepStatus::kSucceeded) << r.id;
+  }
+}
+
+// The durability the daemon's resume relies on: once a write call returned, the change is on
+// disk, so a process killed with SIGKILL right afterwards still has it when the file is reopened.
+TEST(SqliteRunStore, AWriteThatReturnedSurvivesSigkill) {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/runs.db";
+  int pipefd[2];
+  ASSERT_EQ(pipe(pipefd), 0);
+  const pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(pipefd[0]);
+    auto store = open_sqlite(path);
+    if (!store.ok()) _exit(2);
+    for (int i = 0;; ++i) {
+      const std::string id = "k" + std::to_string(i);
+      if (!(*store)->create_run(sample(id, i)).ok()) _exit(3);
+      if (!(*store)->put_step(id, finished_step(0)).ok()) _exit(4);
+      const char done = 1;
+      if (write(pipefd[1], &done, 1) != 1) _exit(5);  // "run i and its finished step returned"
+    }
+  }
+  close(pipefd[1]);
+  constexpr int kAcknowledged = 25;
+  int acked = 0;
+  char c = 0;
+  while (acked < kAcknowledged && read(pipefd[0], &c, 1) == 1) ++acked;
+  kill(child, SIGKILL);
+  int wstatus = 0;
+  ASSERT_EQ(waitpid(child, &wstatus, 0), child);
+  close(pipefd[0]);
+  ASSERT_EQ(acked, kAcknowledged) << "the child stopped early, exit status " << WEXITSTATUS(wstatus);
+  ASSERT_TRUE(WIFSIGNALED(wstatus));
+
+  auto store = open_sqlite(path);
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  for (int i = 0; i < acked; ++i) {
+    auto run = (*store)->get_run("k" + std::to_string(i));
+    ASSERT_TRUE(run.ok()) << "k" << i << ": " << run.status().message();
+    ASSERT_EQ(run->steps.size(), 1U);
+    EXPECT_EQ(run->steps[0].status, StepStatus::kSucceeded) << "k" << i;
+  }
 }
 
 }  // namespace

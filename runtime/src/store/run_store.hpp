@@ -58,8 +58,10 @@ struct RunQuery {
   std::size_t limit = 50;           // newest first
 };
 
-// Every method is thread-safe; several runs may write at once. Stored JSON and error text are
-// passed through redact::apply() by the implementation, so no known secret reaches the disk.
+// Every method is thread-safe; several runs may write at once. A write returns only once its change
+// is committed (a process killed right after keeps it), with that write's own Status. Stored JSON
+// and error text are passed through redact::apply() by the implementation, so no known secret
+// reaches the disk.
 class RunStore {
  public:
   virtual ~RunStore() = default;
@@ -69,7 +71,7 @@ class RunStore {
   // Sets status, error and finished_at (0 while running) of an existing run. not_found when absent.
   virtual Status set_run_status(const std::string& run_id, RunStatus status, const std::string& error,
                                 std::int64_t finished_at_ms) = 0;
-  // Inserts or replaces one step of a run.
+  // Inserts or replaces one step of a run. not_found when the run is absent.
   virtual Status put_step(const std::string& run_id, const StepRecord& step) = 0;
   // The run with its steps; not_found when absent, data_loss when a stored value is corrupt.
   virtual Result<RunRecord> get_run(const std::string& run_id) const = 0;

@@ -1,16 +1,25 @@
-// SQLite implementation of RunStore (Poco::Data::SQLite). One connection guarded by a mutex: the
-// store's writes are small and short, and SQLite serialises writers anyway; WAL lets readers in
-// other processes (a CLI beside the daemon) proceed, and the busy timeout makes writers wait
-// instead of failing.
+// SQLite implementation of RunStore. One connection; writes go through group commit: every
+// write call queues its change and waits, and whichever writer leads commits all queued changes
+// in one BEGIN IMMEDIATE..COMMIT, each inside its own SAVEPOINT so a failed write (a reused id, a
+// missing run) is undone and reported to its caller alone. One WAL append and one lock round per
+// batch instead of per write is what lets many concurrent runs record every step without the
+// store becoming the daemon's bottleneck. Writes use the raw sqlite3 handle with statements
+// prepared once; reads (rare, not on the run path) keep Poco::Data. WAL lets readers in other
+// processes (a CLI beside the daemon) proceed, and the busy timeout makes writers wait instead of
+// failing.
 #include <Poco/Data/SQLite/Connector.h>
+#include <Poco/Data/SQLite/Utility.h>
 #include <Poco/Data/Session.h>
 #include <Poco/Data/Statement.h>
 #include <Poco/Tuple.h>
+#include <sqlite3.h>
 
+#include <array>
 #include <chrono>
 #include <mutex>
 
 #include "core/redact.hpp"
+#include "store/group_commit.hpp"
 #include "store/run_store.hpp"
 
 namespace weft::store {
@@ -37,6 +46,37 @@ constexpr const char* kSchema[] = {
     " finished_at INTEGER NOT NULL, duration_us INTEGER NOT NULL, PRIMARY KEY (run_id, idx))",
     "CREATE TABLE IF NOT EXISTS state (scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
     " updated_at INTEGER NOT NULL, PRIMARY KEY (scope, key))",
+};
+
+// The write path's statements, prepared once per connection. Indexes into Statements::stmts.
+enum class Sql : std::size_t {
+  kBegin,
+  kCommit,
+  kRollback,
+  kSavepoint,
+  kRelease,
+  kRollbackToSavepoint,
+  kInsertRun,
+  kPutStep,
+  kSetRunStatus,
+  kStateSet,
+  kStateDelete,
+  kCount,
+};
+
+constexpr std::array<const char*, static_cast<std::size_t>(Sql::kCount)> kWriteSql = {
+    "BEGIN IMMEDIATE",
+    "COMMIT",
+    "ROLLBACK",
+    "SAVEPOINT w",
+    "RELEASE w",
+    "ROLLBACK TO w",
+    "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?",
+    "INSERT INTO state (scope, key, value, updated_at) VALUES (?, ?, ?, ?)"
+    " ON CONFLICT(scope, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+    "DELETE FROM state WHERE scope = ? AND key = ?",
 };
 
 std::string stored_json(const Json& v) { return redact::apply(json::stringify(v)); }
@@ -73,55 +113,93 @@ Result<RunRecord> from_row(const RunRow& r) {
   return run;
 }
 
+// A step as it goes to disk: redacted and serialised by the writer's own thread before it queues,
+// so the leader's critical section only binds and steps.
+struct StoredStep {
+  Poco::Int64 idx = 0;
+  std::string step_id, uses, status, input, output, error;
+  Poco::Int64 started = 0, finished = 0, duration = 0;
+};
+
+StoredStep stored_step(const StepRecord& step) {
+  return {step.index,
+          step.step_id,
+          step.uses,
+          to_string(step.status),
+          stored_json(step.input),
+          stored_json(step.output),
+          redact::apply(step.error),
+          step.started_at_ms,
+          step.finished_at_ms,
+          step.duration_us};
+}
+
+// Binds one positional parameter; strings must outlive the step (SQLITE_STATIC).
+void bind_one(sqlite3_stmt* st, int i, const std::string& v) {
+  sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
+}
+void bind_one(sqlite3_stmt* st, int i, Poco::Int64 v) { sqlite3_bind_int64(st, i, v); }
+
 class SqliteRunStore final : public RunStore {
  public:
-  SqliteRunStore(std::string path, std::unique_ptr<Poco::Data::Session> session)
-      : path_(std::move(path)), session_(std::move(session)) {}
+  SqliteRunStore(std::string path, std::unique_ptr<Poco::Data::Session> session,
+                 std::array<sqlite3_stmt*, static_cast<std::size_t>(Sql::kCount)> stmts)
+      : path_(std::move(path)),
+        session_(std::move(session)),
+        db_(Poco::Data::SQLite::Utility::dbHandle(*session_)),
+        stmts_(stmts),
+        commits_([this](std::span<GroupCommit::Write* const> batch) { commit_batch(batch); }) {}
+
+  SqliteRunStore(const SqliteRunStore&) = delete;
+  SqliteRunStore& operator=(const SqliteRunStore&) = delete;
+
+  ~SqliteRunStore() override {
+    // Before the session closes the connection, which refuses to close with live statements.
+    for (sqlite3_stmt* st : stmts_) sqlite3_finalize(st);
+  }
 
   Status create_run(const RunRecord& run) override {
-    return guarded("create run", [&] {
-      Poco::Data::Session& s = *session_;
-      if (exists(run.id)) return Status(Code::kAlreadyExists, "run " + run.id + " already exists");
-      s.begin();
-      try {
-        std::string id = run.id, wf = run.workflow, file = run.workflow_file, status = to_string(run.status);
-        std::string inputs = stored_json(run.inputs), trigger = stored_json(run.trigger),
-                    error = redact::apply(run.error);
-        Poco::Int64 started = run.started_at_ms, finished = run.finished_at_ms;
-        s << "INSERT INTO runs VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", use(id), use(wf), use(file), use(status),
-            use(inputs), use(trigger), use(error), use(started), use(finished), now;
-        for (const auto& step : run.steps) insert_step(run.id, step);
-        s.commit();
-      } catch (...) {
-        s.rollback();
-        throw;
+    const std::string status = to_string(run.status), inputs = stored_json(run.inputs),
+                      trigger = stored_json(run.trigger), error = redact::apply(run.error);
+    std::vector<StoredStep> steps;
+    steps.reserve(run.steps.size());
+    for (const auto& step : run.steps) steps.push_back(stored_step(step));
+    const std::function<Status()> apply = [&]() -> Status {
+      if (int rc = step(Sql::kInsertRun, run.id, run.workflow, run.workflow_file, status, inputs, trigger,
+                        error, Poco::Int64{run.started_at_ms}, Poco::Int64{run.finished_at_ms});
+          rc != SQLITE_DONE) {
+        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+          return Status(Code::kAlreadyExists, "run " + run.id + " already exists");
+        return failure("create run");
+      }
+      for (const auto& s : steps) {
+        if (Status st = insert_step(run.id, s, "create run"); !st.ok()) return st;
       }
       return Status::Ok();
-    });
+    };
+    return commits_.submit(apply);
   }
 
   Status set_run_status(const std::string& run_id, RunStatus status, const std::string& error,
                         std::int64_t finished_at_ms) override {
-    return guarded("finish run", [&] {
-      std::string id = run_id, st = to_string(status), err = redact::apply(error);
-      Poco::Int64 fin = finished_at_ms;
-      Poco::Data::Statement stmt(*session_);
-      stmt << "UPDATE runs SET status = ?, error = ?, finished_at = ? WHERE id = ?", use(st), use(err),
-          use(fin), use(id);
-      if (stmt.execute() == 0) return Status(Code::kNotFound, "no run " + run_id);
+    const std::string st = to_string(status), err = redact::apply(error);
+    const std::function<Status()> apply = [&]() -> Status {
+      if (step(Sql::kSetRunStatus, st, err, Poco::Int64{finished_at_ms}, run_id) != SQLITE_DONE)
+        return failure("finish run");
+      if (sqlite3_changes(db_) == 0) return Status(Code::kNotFound, "no run " + run_id);
       return Status::Ok();
-    });
+    };
+    return commits_.submit(apply);
   }
 
   Status put_step(const std::string& run_id, const StepRecord& step) override {
-    return guarded("record step", [&] {
-      insert_step(run_id, step);
-      return Status::Ok();
-    });
+    const StoredStep row = stored_step(step);
+    const std::function<Status()> apply = [&] { return insert_step(run_id, row, "record step"); };
+    return commits_.submit(apply);
   }
 
   Result<RunRecord> get_run(const std::string& run_id) const override {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(db_mu_);
     try {
       std::vector<RunRow> rows;
       std::string id = run_id;
@@ -166,7 +244,7 @@ class SqliteRunStore final : public RunStore {
   }
 
   Result<std::vector<RunRecord>> list_runs(const RunQuery& query) const override {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(db_mu_);
     try {
       std::vector<RunRow> rows;
       std::string wf = query.workflow;
@@ -191,7 +269,7 @@ class SqliteRunStore final : public RunStore {
 
   Result<std::optional<std::string>> state_get(const std::string& scope,
                                                const std::string& key) const override {
-    std::lock_guard lock(mu_);
+    std::lock_guard lock(db_mu_);
     try {
       std::vector<std::string> values;
       std::string sc = scope, k = key;
@@ -204,58 +282,112 @@ class SqliteRunStore final : public RunStore {
   }
 
   Status state_set(const std::string& scope, const std::string& key, const std::string& value) override {
-    return guarded("write state", [&] {
-      std::string sc = scope, k = key, v = value;
-      Poco::Int64 t = now_ms();
-      *session_ << "INSERT INTO state (scope, key, value, updated_at) VALUES (?, ?, ?, ?)"
-                   " ON CONFLICT(scope, key) DO UPDATE SET value = excluded.value, updated_at = "
-                   "excluded.updated_at",
-          use(sc), use(k), use(v), use(t), now;
-      return Status::Ok();
-    });
+    const Poco::Int64 t = now_ms();
+    const std::function<Status()> apply = [&] {
+      return step(Sql::kStateSet, scope, key, value, t) == SQLITE_DONE ? Status::Ok()
+                                                                       : failure("write state");
+    };
+    return commits_.submit(apply);
   }
 
   Status state_delete(const std::string& scope, const std::string& key) override {
-    return guarded("delete state", [&] {
-      std::string sc = scope, k = key;
-      *session_ << "DELETE FROM state WHERE scope = ? AND key = ?", use(sc), use(k), now;
-      return Status::Ok();
-    });
+    const std::function<Status()> apply = [&] {
+      return step(Sql::kStateDelete, scope, key) == SQLITE_DONE ? Status::Ok() : failure("delete state");
+    };
+    return commits_.submit(apply);
   }
 
  private:
-  template <class F>
-  Status guarded(const char* what, F&& f) {
-    std::lock_guard lock(mu_);
+  // Leader only. One transaction for the whole batch; a savepoint per write when there are
+  // several, so a write that fails is rolled back alone and the others still commit.
+  void commit_batch(std::span<GroupCommit::Write* const> batch) {
+    std::lock_guard lock(db_mu_);
+    if (step(Sql::kBegin) != SQLITE_DONE) {
+      const Status err = failure("begin a transaction");
+      for (auto* w : batch) w->status = err;
+      return;
+    }
+    const bool single = batch.size() == 1;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      GroupCommit::Write* w = batch[i];
+      if (!single && step(Sql::kSavepoint) != SQLITE_DONE) {
+        abort_batch(batch, failure("open a savepoint"));
+        return;
+      }
+      w->status = apply_one(*w);
+      if (sqlite3_get_autocommit(db_) != 0) {
+        // SQLite rolled the whole transaction back (out of disk, I/O error): nothing in the
+        // batch was committed, so nobody may be told otherwise.
+        abort_batch(batch, w->status.ok() ? failure("commit") : w->status);
+        return;
+      }
+      if (single) break;
+      if (!w->status.ok() && step(Sql::kRollbackToSavepoint) != SQLITE_DONE) {
+        abort_batch(batch, failure("roll back a failed write"));
+        return;
+      }
+      if (step(Sql::kRelease) != SQLITE_DONE) {
+        abort_batch(batch, failure("release a savepoint"));
+        return;
+      }
+    }
+    if (single && !batch[0]->status.ok()) {
+      step(Sql::kRollback);  // undoes what the failed write did before it failed
+      return;
+    }
+    if (step(Sql::kCommit) != SQLITE_DONE) abort_batch(batch, failure("commit"));
+  }
+
+  // A write that throws (out of memory while building a message) fails alone, like any other.
+  Status apply_one(GroupCommit::Write& w) {
     try {
-      return f();
-    } catch (const Poco::Exception& e) {
-      return Status(Code::kUnavailable, path_ + ": cannot " + what + ": " + e.displayText());
+      return (*w.apply)();
     } catch (const std::exception& e) {
-      return Status(Code::kUnavailable, path_ + ": cannot " + what + ": " + e.what());
+      return Status(Code::kUnavailable, path_ + ": cannot write: " + e.what());
     }
   }
 
-  bool exists(const std::string& run_id) {
-    int n = 0;
-    std::string id = run_id;
-    *session_ << "SELECT COUNT(*) FROM runs WHERE id = ?", use(id), into(n), now;
-    return n > 0;
+  // Every write in batch fails with err (the failed ones keep their own error) and the
+  // transaction, if SQLite has not already dropped it, is rolled back.
+  void abort_batch(std::span<GroupCommit::Write* const> batch, const Status& err) {
+    if (sqlite3_get_autocommit(db_) == 0) step(Sql::kRollback);
+    for (auto* w : batch) {
+      if (w->status.ok()) w->status = err;
+    }
   }
 
-  // Caller holds mu_. Throws Poco exceptions.
-  void insert_step(const std::string& run_id, const StepRecord& step) {
-    std::string id = run_id, sid = step.step_id, uses = step.uses, st = to_string(step.status);
-    std::string in = stored_json(step.input), out = stored_json(step.output), err = redact::apply(step.error);
-    int idx = step.index;
-    Poco::Int64 started = step.started_at_ms, finished = step.finished_at_ms, dur = step.duration_us;
-    *session_ << "INSERT OR REPLACE INTO steps VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", use(id), use(idx),
-        use(sid), use(uses), use(st), use(in), use(out), use(err), use(started), use(finished), use(dur), now;
+  // Binds args to a prepared write statement, runs it to completion and resets it. Returns
+  // SQLITE_DONE, or the extended error code (the message stays in sqlite3_errmsg until the next call).
+  template <class... Args>
+  int step(Sql which, const Args&... args) {
+    sqlite3_stmt* st = stmts_[static_cast<std::size_t>(which)];
+    int i = 0;
+    (bind_one(st, ++i, args), ...);
+    int rc = sqlite3_step(st);
+    if (rc != SQLITE_DONE && rc != SQLITE_ROW) rc = sqlite3_extended_errcode(db_);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW ? SQLITE_DONE : rc;
+  }
+
+  Status failure(const char* what) const {
+    return Status(Code::kUnavailable, path_ + ": cannot " + what + ": " + sqlite3_errmsg(db_));
+  }
+
+  Status insert_step(const std::string& run_id, const StoredStep& s, const char* what) {
+    int rc = step(Sql::kPutStep, run_id, s.idx, s.step_id, s.uses, s.status, s.input, s.output, s.error,
+                  s.started, s.finished, s.duration);
+    if (rc == SQLITE_DONE) return Status::Ok();
+    if (rc == SQLITE_CONSTRAINT_FOREIGNKEY) return Status(Code::kNotFound, "no run " + run_id);
+    return failure(what);
   }
 
   std::string path_;
-  mutable std::mutex mu_;
-  std::unique_ptr<Poco::Data::Session> session_;  // guarded by mu_
+  mutable std::mutex db_mu_;  // the connection: held by readers and by the leader for a whole batch
+  std::unique_ptr<Poco::Data::Session> session_;  // guarded by db_mu_
+  sqlite3* db_;                                   // session_'s connection; guarded by db_mu_
+  std::array<sqlite3_stmt*, static_cast<std::size_t>(Sql::kCount)> stmts_;  // guarded by db_mu_
+  GroupCommit commits_;
 };
 
 }  // namespace
@@ -339,7 +471,17 @@ Result<std::unique_ptr<RunStore>> open_sqlite(const std::string& path) {
       s << "PRAGMA user_version=" + std::to_string(kSchemaVersion), now;
       s.commit();
     }
-    return std::unique_ptr<RunStore>(std::make_unique<SqliteRunStore>(path, std::move(session)));
+    std::array<sqlite3_stmt*, static_cast<std::size_t>(Sql::kCount)> stmts{};
+    sqlite3* db = Poco::Data::SQLite::Utility::dbHandle(s);
+    for (std::size_t i = 0; i < stmts.size(); ++i) {
+      if (sqlite3_prepare_v3(db, kWriteSql[i], -1, SQLITE_PREPARE_PERSISTENT, &stmts[i], nullptr) !=
+          SQLITE_OK) {
+        std::string err = sqlite3_errmsg(db);
+        for (sqlite3_stmt* st : stmts) sqlite3_finalize(st);
+        return Status(Code::kUnavailable, path + ": cannot prepare the run store's statements: " + err);
+      }
+    }
+    return std::unique_ptr<RunStore>(std::make_unique<SqliteRunStore>(path, std::move(session), stmts));
   } catch (const Poco::Exception& e) {
     return Status(Code::kUnavailable, path + ": cannot open the run store: " + e.displayText() +
                                           " (hint: the file must be a weft runs database or absent)");
