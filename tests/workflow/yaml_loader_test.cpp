@@ -116,7 +116,7 @@ TEST(YamlLoader, FiveThousandLevelsOfBlockNestingAreRefused) {
 
 // Peak resident set (ru_maxrss, KiB) of `weft --home HOME validate FILE` run as a child process,
 // and its exit code.
-std::pair<long, int> validate_peak_rss_kib(const std::string& home, const std::string& file) {
+[[maybe_unused]] std::pair<long, int> validate_peak_rss_kib(const std::string& home, const std::string& file) {
   const pid_t pid = ::fork();
   if (pid == 0) {
     const int devnull = ::open("/dev/null", O_WRONLY);
