@@ -97,9 +97,37 @@ int probe_main(const std::string& file, std::ostream& out) {
   return 0;
 }
 
+namespace {
+
+// The child's environment: the daemon's own. In an AddressSanitizer build the sanitizer's signal
+// handlers would turn a connector's crash into a report and exit status 1; the probe must see the
+// signal itself to name it, so the child is told to leave those signals alone.
+std::vector<std::string> child_environment() {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) env.emplace_back(*e);
+#if defined(__SANITIZE_ADDRESS__)
+  constexpr const char* kLeaveSignals = "handle_segv=0:handle_sigbus=0:handle_sigfpe=0:handle_abort=0";
+  bool found = false;
+  for (auto& v : env) {
+    if (v.rfind("ASAN_OPTIONS=", 0) == 0) {
+      v += std::string(":") + kLeaveSignals;
+      found = true;
+    }
+  }
+  if (!found) env.emplace_back(std::string("ASAN_OPTIONS=") + kLeaveSignals);
+#endif
+  return env;
+}
+
+}  // namespace
+
 std::vector<Status> probe_files(const std::vector<ProbeFile>& files, const ProbeOptions& options) {
   std::vector<Status> result(files.size());
   if (options.command.empty() || files.empty()) return result;
+  std::vector<std::string> env_strings = child_environment();
+  std::vector<char*> envp;
+  for (auto& v : env_strings) envp.push_back(v.data());
+  envp.push_back(nullptr);
   std::vector<Child> children(files.size());
   static std::atomic<unsigned> seq{0};
 
@@ -130,7 +158,7 @@ std::vector<Status> probe_files(const std::vector<ProbeFile>& files, const Probe
     posix_spawnattr_setsigmask(&attr, &none);
     posix_spawnattr_setsigdefault(&attr, &all);
     posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
-    const int rc = posix_spawn(&c.pid, argv[0], &fa, &attr, argv.data(), environ);
+    const int rc = posix_spawn(&c.pid, argv[0], &fa, &attr, argv.data(), envp.data());
     posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     if (rc != 0) {
