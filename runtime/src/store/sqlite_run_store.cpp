@@ -34,18 +34,18 @@ constexpr int kSchemaVersion = 1;
 constexpr int kBusyTimeoutMs = 5000;
 
 constexpr const char* kSchema[] = {
-    "CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, workflow TEXT NOT NULL, workflow_file TEXT NOT "
-    "NULL,"
-    " status TEXT NOT NULL, inputs TEXT NOT NULL, trigger TEXT NOT NULL, error TEXT NOT NULL,"
-    " started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL)",
+    ("CREATE TABLE IF NOT EXISTS runs (id TEXT PRIMARY KEY, workflow TEXT NOT NULL, workflow_file TEXT NOT "
+     "NULL,"
+     " status TEXT NOT NULL, inputs TEXT NOT NULL, trigger TEXT NOT NULL, error TEXT NOT NULL,"
+     " started_at INTEGER NOT NULL, finished_at INTEGER NOT NULL)"),
     "CREATE INDEX IF NOT EXISTS runs_by_start ON runs(started_at)",
     "CREATE INDEX IF NOT EXISTS runs_by_status ON runs(status)",
-    "CREATE TABLE IF NOT EXISTS steps (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
-    " idx INTEGER NOT NULL, step_id TEXT NOT NULL, uses TEXT NOT NULL, status TEXT NOT NULL,"
-    " input TEXT NOT NULL, output TEXT NOT NULL, error TEXT NOT NULL, started_at INTEGER NOT NULL,"
-    " finished_at INTEGER NOT NULL, duration_us INTEGER NOT NULL, PRIMARY KEY (run_id, idx))",
-    "CREATE TABLE IF NOT EXISTS state (scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
-    " updated_at INTEGER NOT NULL, PRIMARY KEY (scope, key))",
+    ("CREATE TABLE IF NOT EXISTS steps (run_id TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,"
+     " idx INTEGER NOT NULL, step_id TEXT NOT NULL, uses TEXT NOT NULL, status TEXT NOT NULL,"
+     " input TEXT NOT NULL, output TEXT NOT NULL, error TEXT NOT NULL, started_at INTEGER NOT NULL,"
+     " finished_at INTEGER NOT NULL, duration_us INTEGER NOT NULL, PRIMARY KEY (run_id, idx))"),
+    ("CREATE TABLE IF NOT EXISTS state (scope TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,"
+     " updated_at INTEGER NOT NULL, PRIMARY KEY (scope, key))"),
 };
 
 // The write path's statements, prepared once per connection. Indexes into Statements::stmts.
