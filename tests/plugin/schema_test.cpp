@@ -52,6 +52,36 @@ TEST(Schema, DescribeCapsTheNumberOfIssues) {
             "at (root): Missing required property 'a'.; at (root): Missing required property 'b'. (and 3 more)");
 }
 
+// Regression (found by json_input_fuzz under UBSan): valijson's integer multipleOf cast a huge double
+// to int64, and truncated 4.5 to 4 so it passed "multipleOf: 2".
+TEST(Schema, MultipleOfJudgesEveryNumberWithoutOverflow) {
+  auto s = Schema::compile(parse(R"({"properties":{"n":{"type":"number","multipleOf":2},
+                                                   "multipleOf":{"type":"string"}},
+                                     "enum":[{"n":4,"multipleOf":"x"},{"n":8.446617555e123},{"n":4.5},{"n":-1e308},{"n":7}]})"));
+  ASSERT_TRUE(s.ok()) << s.status().to_string();
+  EXPECT_TRUE(s->validate(parse(R"({"n":4,"multipleOf":"x"})")).empty());
+  EXPECT_TRUE(s->validate(parse(R"({"n":8.446617555e123})")).empty());  // an even integer, as a double
+  EXPECT_TRUE(s->validate(parse(R"({"n":-1e308})")).empty());
+  EXPECT_EQ(describe(s->validate(parse(R"({"n":4.5})"))), "at /n: Value should be a multiple of 2.000000");
+  EXPECT_EQ(describe(s->validate(parse(R"({"n":7})"))), "at /n: Value should be a multiple of 2.000000");
+
+  // The fuzzer's input, against the fuzz target's own schema rule: an issue, not a crash.
+  auto count = Schema::compile(parse(R"({"properties":{"count":{"type":"integer","minimum":0,"maximum":100,"multipleOf":2}}})"));
+  ASSERT_TRUE(count.ok()) << count.status().to_string();
+  EXPECT_FALSE(count->validate(parse(R"({"method":"GMT","count":8446617555e114,"any":[1e308,-0,0.0051616]})")).empty());
+  EXPECT_TRUE(count->validate(parse(R"({"count":42})")).empty());
+
+  for (const char* bad : {R"({"multipleOf":0})", R"({"multipleOf":-2})", R"({"multipleOf":"0"})",
+                          R"({"items":{"multipleOf":0.0}})"}) {
+    auto compiled = Schema::compile(parse(bad));
+    ASSERT_FALSE(compiled.ok()) << bad;
+    EXPECT_NE(compiled.status().message().find("must be a number greater than 0"), std::string::npos)
+        << compiled.status().message();
+  }
+  EXPECT_EQ(Schema::compile(parse(R"({"items":{"multipleOf":0}})")).status().message(),
+            "'multipleOf' at /items/multipleOf must be a number greater than 0");
+}
+
 TEST(Schema, EmbeddedManifestSchemaValidatesDocuments) {
   auto ok = validate_embedded("connector-manifest.schema.json",
                               parse(R"({"id":"x","version":"1.0.0","name":"X","auth":{"kind":"none"},"actions":{}})"));

@@ -6,6 +6,7 @@
 #include <valijson/validation_results.hpp>
 #include <valijson/validator.hpp>
 
+#include <cmath>
 #include <exception>
 #include <map>
 #include <mutex>
@@ -70,6 +71,37 @@ bool deeper(const Json& v, std::size_t remaining) {
   return false;
 }
 
+// valijson compiles an integer `multipleOf` into a check that truncates a non-integer instance to
+// int64 before taking the remainder: 4.5 then passes "multipleOf: 2", a number past the int64 range
+// (8.4e123) is undefined behaviour in the cast, and a divisor of 0 divides by zero. The same divisor
+// as a double takes valijson's floating-point check (remainder()), which is right for all of them.
+// This rewrites a copy of the schema so: every integer divisor becomes a double, and a divisor that
+// is not a number greater than 0 (JSON Schema's rule) is refused. Data positions (const, enum,
+// default, examples) are left alone. An empty string means the schema is fine.
+std::string float_divisors(const Json& v, const std::string& at) {
+  if (auto o = json::as_object(v); !o.isNull()) {
+    for (const auto& key : o->getNames()) {
+      if (key == "const" || key == "enum" || key == "default" || key == "examples") continue;
+      const Json member = o->get(key);
+      const std::string here = at + "/" + key;
+      // A member named multipleOf holding an object or a boolean is a schema (a property called
+      // "multipleOf"), not the keyword; valijson judges those. A string would be read as a number.
+      if (key == "multipleOf" && (json::is_string(member) || (member.isNumeric() && !member.isBoolean()))) {
+        const double d = json::is_string(member) ? 0 : member.convert<double>();
+        if (!(d > 0) || !std::isfinite(d)) return "'multipleOf' at " + here + " must be a number greater than 0";
+        o->set(key, d);
+      } else if (auto error = float_divisors(member, here); !error.empty()) {
+        return error;
+      }
+    }
+  } else if (auto a = json::as_array(v); !a.isNull()) {
+    for (std::size_t i = 0; i < a->size(); ++i) {
+      if (auto error = float_divisors(a->get(i), at + "/" + std::to_string(i)); !error.empty()) return error;
+    }
+  }
+  return {};
+}
+
 }  // namespace
 
 Schema::Schema(std::unique_ptr<valijson::Schema> compiled) : compiled_(std::move(compiled)) {}
@@ -87,7 +119,11 @@ Result<Schema> Schema::compile(const Json& schema_doc) {
   try {
     auto compiled = std::make_unique<valijson::Schema>();
     valijson::SchemaParser parser(valijson::SchemaParser::kDraft7);
-    valijson::adapters::PocoJsonAdapter adapter(schema_doc);
+    const Json normalised = json::clone(schema_doc);
+    if (auto error = float_divisors(normalised, ""); !error.empty()) {
+      return Status(Code::kInvalidArgument, error);
+    }
+    valijson::adapters::PocoJsonAdapter adapter(normalised);
     parser.populateSchema(adapter, *compiled);
     return Schema(std::move(compiled));
   } catch (const std::exception& e) {
