@@ -96,7 +96,12 @@ curl -sf -X POST -H 'Content-Type: application/json' -d '{}' "http://127.0.0.1:$
 PEAK=0
 ( while kill -0 "$WEFT_PID" 2>/dev/null; do rss_kb "$WEFT_PID"; sleep 0.2; done ) >"$TMP/rss.txt" &
 SAMPLER=$!
+# The daemon's own CPU time (user + system, in clock ticks) across the wrk run: CPU per run is
+# steadier than runs/s on a shared machine, where the other tenants move the throughput.
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+CPU0=$(cpu_ticks "$WEFT_PID")
 wrk -t1 -c16 -d"${SECS}s" --latency -s "$TMP/post.lua" "http://127.0.0.1:$WPORT/hooks/bench" >"$TMP/wrk_weft.txt"
+CPU1=$(cpu_ticks "$WEFT_PID")
 kill "$SAMPLER" 2>/dev/null || true
 PEAK=$(sort -n "$TMP/rss.txt" | tail -1)
 wrk -t1 -c16 -d"${SECS}s" --latency "http://127.0.0.1:$PROXY/item" >"$TMP/wrk_nginx.txt"
@@ -116,6 +121,8 @@ echo "weft serve   : ${W_RPS} runs/s  p99 $(p99 "$TMP/wrk_weft.txt")  non-2xx: $
 echo "nginx proxy  : ${N_RPS} req/s   p99 $(p99 "$TMP/wrk_nginx.txt")"
 echo "ratio        : $(awk -v a="$W_RPS" -v b="$N_RPS" 'BEGIN {printf "%.3f", a / b}') (weft / nginx proxy)"
 echo "runs recorded: ${RUNS} (succeeded ${OK_RUNS})"
+echo "daemon CPU   : $(awk -v t="$((CPU1 - CPU0))" -v hz="$(getconf CLK_TCK)" -v n="$W_REQS" \
+  'BEGIN {printf "%.0f us per run (%.2f cores busy)", t / hz * 1e6 / n, t / hz / '"$SECS"'}')"
 echo "idle RSS     : $((IDLE_RSS / 1024)) MB;  RSS under load (peak): $((PEAK / 1024)) MB"
 echo "start→ready  : ${START_MS} ms (process start to first /healthz 200)"
 # Every request wrk completed is a run (plus the one warm-up run); a webhook answered before its run

@@ -69,6 +69,51 @@ TEST(SqliteRunStore, ReusedIdAndUnknownRunAreClearErrors) {
   EXPECT_EQ((*store)->set_run_status("zz", RunStatus::kFailed, "", 1).code(), Code::kNotFound);
 }
 
+// put_steps writes steps and, with a Finish, the run's end in one commit: all of it or none of it.
+TEST(SqliteRunStore, PutStepsWithFinishIsOneAllOrNothingWrite) {
+  test::TempDir dir;
+  auto store = open_sqlite(dir.path() + "/runs.db");
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  RunRecord run = sample("r1", 100);
+  StepRecord b;
+  b.index = 1;
+  b.step_id = "b";
+  b.uses = "demo.echo";
+  run.steps.push_back(b);
+  ASSERT_TRUE((*store)->create_run(run).ok());
+
+  run.steps[0].status = StepStatus::kSucceeded;
+  run.steps[0].output = json::object({{"ok", true}});
+  run.steps[1].status = StepStatus::kRunning;
+  ASSERT_TRUE((*store)->put_steps("r1", {&run.steps[0], &run.steps[1]}, nullptr).ok());
+  auto mid = (*store)->get_run("r1");
+  ASSERT_TRUE(mid.ok()) << mid.status().message();
+  EXPECT_EQ(mid->status, RunStatus::kRunning);
+  EXPECT_EQ(mid->steps[0].status, StepStatus::kSucceeded);
+  EXPECT_EQ(mid->steps[1].status, StepStatus::kRunning);
+
+  run.steps[1].status = StepStatus::kFailed;
+  run.steps[1].error = "boom";
+  const RunStore::Finish fin{RunStatus::kFailed, "step 'b' failed: boom", 300};
+  ASSERT_TRUE((*store)->put_steps("r1", {&run.steps[1]}, &fin).ok());
+  auto done = (*store)->get_run("r1");
+  ASSERT_TRUE(done.ok());
+  EXPECT_EQ(done->status, RunStatus::kFailed);
+  EXPECT_EQ(done->error, "step 'b' failed: boom");
+  EXPECT_EQ(done->finished_at_ms, 300);
+  EXPECT_EQ(done->steps[1].status, StepStatus::kFailed);
+  EXPECT_EQ(done->steps[1].error, "boom");
+
+  // An unknown run: not_found, whether the steps or the finish name it; nothing is left behind.
+  StepRecord orphan = run.steps[0];
+  EXPECT_EQ((*store)->put_steps("zz", {&orphan}, &fin).code(), Code::kNotFound);
+  EXPECT_EQ((*store)->put_steps("zz", {}, &fin).code(), Code::kNotFound);
+  EXPECT_EQ((*store)->get_run("zz").status().code(), Code::kNotFound);
+  auto again = (*store)->get_run("r1");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->finished_at_ms, 300);
+}
+
 TEST(SqliteRunStore, ListsNewestFirstAndFiltersByStatus) {
   test::TempDir dir;
   auto store = open_sqlite(dir.path() + "/runs.db");

@@ -2,9 +2,12 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <cstdlib>
+#include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "core/redact.hpp"
 #include "fake_catalog.hpp"
@@ -220,6 +223,107 @@ steps:
   EXPECT_EQ(json::get_string(resumed->steps[1].output, "echo"), "first then b");
   EXPECT_FALSE(ex.resume(wf, "run-1").ok());  // finished runs do not resume
   EXPECT_EQ(ex.resume(wf, "nope").status().code(), Code::kNotFound);
+}
+
+// Counts the store's writes (each one is a commit) and forwards them.
+class CountingStore final : public store::RunStore {
+ public:
+  explicit CountingStore(store::RunStore& inner) : inner_(inner) {}
+  Status create_run(const store::RunRecord& run) override { return count(inner_.create_run(run)); }
+  Status set_run_status(const std::string& id, store::RunStatus s, const std::string& e, std::int64_t f) override {
+    return count(inner_.set_run_status(id, s, e, f));
+  }
+  Status put_step(const std::string& id, const store::StepRecord& step) override {
+    return count(inner_.put_step(id, step));
+  }
+  Status put_steps(const std::string& id, const std::vector<const store::StepRecord*>& steps,
+                   const Finish* finish) override {
+    return count(inner_.put_steps(id, steps, finish));
+  }
+  Result<store::RunRecord> get_run(const std::string& id) const override { return inner_.get_run(id); }
+  Result<std::vector<store::RunRecord>> list_runs(const store::RunQuery& q) const override {
+    return inner_.list_runs(q);
+  }
+  Result<std::optional<std::string>> state_get(const std::string& s, const std::string& k) const override {
+    return inner_.state_get(s, k);
+  }
+  Status state_set(const std::string& s, const std::string& k, const std::string& v) override {
+    return inner_.state_set(s, k, v);
+  }
+  Status state_delete(const std::string& s, const std::string& k) override { return inner_.state_delete(s, k); }
+  std::atomic<int> writes{0};
+
+ private:
+  Status count(Status s) {
+    ++writes;
+    return s;
+  }
+  store::RunStore& inner_;
+};
+
+// A step's end is written with the next step's start (and the last with the run's end), and the
+// first step's start with the run's insert: while a step runs, the store already shows every step
+// before it finished, and a run of N executed steps costs N + 1 writes (N + 2 when an `if:` on the
+// first step has to be judged before it starts).
+TEST_F(ExecutorTest, EachStepIsRecordedEndedBeforeTheNextStartsInNPlusOneWrites) {
+  CountingStore counting(*store);
+  std::vector<std::string> seen;
+  catalog.add("demo.peek", R"({"type":"object"})", false,
+              [&](const Json&, const plugin::InvokeContext& ctx) -> Result<Json> {
+                auto now = counting.get_run(ctx.run_id);
+                if (!now) return now.status();
+                std::string line;
+                for (const auto& st : now->steps) line += std::string(store::to_string(st.status)) + " ";
+                seen.push_back(line);
+                return json::object({{"ok", true}});
+              });
+  Workflow wf = compile_text(R"(name: peek
+steps:
+  - id: a
+    uses: demo.peek
+  - id: skipped
+    if: "${{ false }}"
+    uses: demo.peek
+  - id: c
+    uses: demo.peek
+  - id: d
+    uses: demo.fail
+  - id: e
+    uses: demo.peek
+)");
+  Executor ex(catalog, counting);
+  auto run = ex.run(wf, {});
+  ASSERT_TRUE(run.ok()) << run.status().message();
+  EXPECT_EQ(run->status, store::RunStatus::kFailed);
+  ASSERT_EQ(seen.size(), 2U);
+  EXPECT_EQ(seen[0], "running pending pending pending pending ");
+  EXPECT_EQ(seen[1], "succeeded skipped running pending pending ");
+  EXPECT_EQ(counting.writes.load(), 3 + 1);  // a, c and d executed
+
+  auto stored = store->get_run(run->id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(stored->status, store::RunStatus::kFailed);
+  EXPECT_EQ(stored->error, run->error);
+  std::string line;
+  for (const auto& st : stored->steps) line += std::string(store::to_string(st.status)) + " ";
+  EXPECT_EQ(line, "succeeded skipped succeeded failed skipped ");
+  EXPECT_EQ(stored->steps[3].error, run->steps[3].error);
+
+  // With an `if:` on the first step, its start is a write of its own, after the condition.
+  seen.clear();
+  counting.writes = 0;
+  Workflow guarded = compile_text(R"(name: guarded
+steps:
+  - id: a
+    if: "${{ true }}"
+    uses: demo.peek
+)");
+  auto second = ex.run(guarded, {});
+  ASSERT_TRUE(second.ok()) << second.status().message();
+  EXPECT_EQ(second->status, store::RunStatus::kSucceeded);
+  ASSERT_EQ(seen.size(), 1U);
+  EXPECT_EQ(seen[0], "running ");
+  EXPECT_EQ(counting.writes.load(), 1 + 2);
 }
 
 TEST_F(ExecutorTest, ConcurrentRunsShareOneExecutor) {

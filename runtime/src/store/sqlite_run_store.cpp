@@ -198,6 +198,25 @@ class SqliteRunStore final : public RunStore {
     return commits_.submit(apply);
   }
 
+  Status put_steps(const std::string& run_id, const std::vector<const StepRecord*>& steps,
+                   const Finish* finish) override {
+    std::vector<StoredStep> rows;
+    rows.reserve(steps.size());
+    for (const StepRecord* s : steps) rows.push_back(stored_step(*s));
+    const std::string st = finish ? to_string(finish->status) : "", err = finish ? redact::apply(finish->error) : "";
+    const std::function<Status()> apply = [&]() -> Status {
+      for (const auto& row : rows) {
+        if (Status s = insert_step(run_id, row, "record step"); !s.ok()) return s;
+      }
+      if (finish == nullptr) return Status::Ok();
+      if (step(Sql::kSetRunStatus, st, err, Poco::Int64{finish->finished_at_ms}, run_id) != SQLITE_DONE)
+        return failure("finish run");
+      if (sqlite3_changes(db_) == 0) return Status(Code::kNotFound, "no run " + run_id);
+      return Status::Ok();
+    };
+    return commits_.submit(apply);
+  }
+
   Result<RunRecord> get_run(const std::string& run_id) const override {
     std::lock_guard lock(db_mu_);
     try {

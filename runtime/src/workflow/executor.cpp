@@ -199,8 +199,15 @@ store::RunRecord initial_run_record(const Workflow& wf, const RunRequest& reques
 
 Result<store::RunRecord> Executor::run(const Workflow& wf, const RunRequest& request) const {
   store::RunRecord run = initial_run_record(wf, request);
+  // When no `if:` decides about the first step, its start goes into the run's own insert: one
+  // commit fewer, and nothing happens between the two.
+  const bool first_recorded = !wf.steps.empty() && !wf.steps[0].condition;
+  if (first_recorded) {
+    run.steps[0].status = store::StepStatus::kRunning;
+    run.steps[0].started_at_ms = store::now_ms();
+  }
   WEFT_RETURN_IF_ERROR(store_.create_run(run));
-  return execute(wf, std::move(run), 0);
+  return execute(wf, std::move(run), 0, first_recorded);
 }
 
 Result<store::RunRecord> Executor::resume(const Workflow& wf, const std::string& run_id) const {
@@ -224,11 +231,11 @@ Result<store::RunRecord> Executor::resume(const Workflow& wf, const std::string&
   }
   run->status = store::RunStatus::kRunning;
   WEFT_RETURN_IF_ERROR(store_.set_run_status(run->id, store::RunStatus::kRunning, "", 0));
-  return execute(wf, std::move(*run), first);
+  return execute(wf, std::move(*run), first, false);
 }
 
-Result<store::RunRecord> Executor::execute(const Workflow& wf, store::RunRecord run,
-                                           std::size_t first) const {
+Result<store::RunRecord> Executor::execute(const Workflow& wf, store::RunRecord run, std::size_t first,
+                                           bool first_recorded) const {
   // Every step calls the connector versions loaded when the run (or its resume) started, even if
   // the daemon loads a new version meanwhile; the old one is unloaded once its runs are done.
   const std::shared_ptr<const plugin::ActionCatalog> pinned = catalog_.pin();
@@ -242,6 +249,16 @@ Result<store::RunRecord> Executor::execute(const Workflow& wf, store::RunRecord 
   };
   for (std::size_t i = 0; i < first; ++i) remember(run.steps[i]);
 
+  // Steps that ended but are not yet written: they go into the same commit as the next write (the
+  // next step's start, or the run's end). Nothing with an effect outside happens in between.
+  std::vector<const store::StepRecord*> ended;
+  auto write_with_ended = [&](const store::StepRecord* starting, const store::RunStore::Finish* fin) {
+    if (starting != nullptr) ended.push_back(starting);
+    Status s = store_.put_steps(run.id, ended, fin);
+    ended.clear();
+    return s;
+  };
+
   std::string run_error;
   for (std::size_t i = first; i < wf.steps.size(); ++i) {
     const Step& step = wf.steps[i];
@@ -250,29 +267,29 @@ Result<store::RunRecord> Executor::execute(const Workflow& wf, store::RunRecord 
     rec.error.clear();
     rec.started_at_ms = store::now_ms();
     const auto t0 = Clock::now();
-    auto finish = [&](store::StepStatus st, const std::string& error) -> Status {
+    auto finish = [&](store::StepStatus st, const std::string& error) {
       rec.status = st;
       rec.error = error;
       rec.finished_at_ms = store::now_ms();
       rec.duration_us = std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
       remember(rec);
-      return store_.put_step(run.id, rec);
+      ended.push_back(&rec);
     };
 
     bool run_it = true;
     if (step.condition) {
       auto c = step.condition->render(context);
       if (!c) {
-        WEFT_RETURN_IF_ERROR(finish(store::StepStatus::kFailed, "if: " + c.status().message()));
+        finish(store::StepStatus::kFailed, "if: " + c.status().message());
         run_it = false;
       } else if (!expr::truthy(*c)) {
-        WEFT_RETURN_IF_ERROR(finish(store::StepStatus::kSkipped, ""));
+        finish(store::StepStatus::kSkipped, "");
         continue;
       }
     }
     if (run_it) {
       rec.status = store::StepStatus::kRunning;
-      WEFT_RETURN_IF_ERROR(store_.put_step(run.id, rec));
+      if (!(i == first && first_recorded)) WEFT_RETURN_IF_ERROR(write_with_ended(&rec, nullptr));
       std::string error;
       auto input = step.with_value.render(context);
       const plugin::ActionInfo* action = catalog.find(step.uses);
@@ -302,21 +319,20 @@ Result<store::RunRecord> Executor::execute(const Workflow& wf, store::RunRecord 
           rec.output = *out;
         }
       }
-      WEFT_RETURN_IF_ERROR(
-          finish(error.empty() ? store::StepStatus::kSucceeded : store::StepStatus::kFailed, error));
+      finish(error.empty() ? store::StepStatus::kSucceeded : store::StepStatus::kFailed, error);
     }
     if (rec.status == store::StepStatus::kFailed && !step.continue_on_error) {
       run_error = "step '" + step.id + "' failed: " + rec.error;
       skip_rest(run, i + 1, "not run: step '" + step.id + "' failed");
-      for (std::size_t j = i + 1; j < run.steps.size(); ++j)
-        WEFT_RETURN_IF_ERROR(store_.put_step(run.id, run.steps[j]));
+      for (std::size_t j = i + 1; j < run.steps.size(); ++j) ended.push_back(&run.steps[j]);
       break;
     }
   }
   run.status = run_error.empty() ? store::RunStatus::kSucceeded : store::RunStatus::kFailed;
   run.error = run_error;
   run.finished_at_ms = store::now_ms();
-  WEFT_RETURN_IF_ERROR(store_.set_run_status(run.id, run.status, run.error, run.finished_at_ms));
+  const store::RunStore::Finish fin{run.status, run.error, run.finished_at_ms};
+  WEFT_RETURN_IF_ERROR(write_with_ended(nullptr, &fin));
   return run;
 }
 

@@ -40,7 +40,9 @@ class Executor {
   Result<store::RunRecord> resume(const Workflow& wf, const std::string& run_id) const;
 
  private:
-  Result<store::RunRecord> execute(const Workflow& wf, store::RunRecord run, std::size_t first) const;
+  // first_recorded: run.steps[first] was already written as running (with the run's insert).
+  Result<store::RunRecord> execute(const Workflow& wf, store::RunRecord run, std::size_t first,
+                                   bool first_recorded) const;
 
   const plugin::ActionCatalog& catalog_;
   store::RunStore& store_;
