@@ -4,7 +4,10 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <cstdlib>
 #include <fstream>
+#include <regex>
+#include <set>
 #include <string>
 #include <thread>
 #include <vector>
@@ -112,6 +115,26 @@ TEST(SqliteRunStore, PutStepsWithFinishIsOneAllOrNothingWrite) {
   auto again = (*store)->get_run("r1");
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(again->finished_at_ms, 300);
+}
+
+TEST(RunId, IsAUuidVersion7ThatSortsByTimeAndDoesNotRepeat) {
+  const std::regex v7("^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$");
+  std::set<std::string> ids;
+  std::string last;
+  for (int i = 0; i < 20000; ++i) {
+    std::string id = new_run_id();
+    ASSERT_TRUE(std::regex_match(id, v7)) << id;
+    ids.insert(id);
+    // The first 12 hex digits are the millisecond: never going backwards.
+    if (!last.empty()) {
+      EXPECT_GE(id.substr(0, 13), last.substr(0, 13));
+    }
+    last = id;
+  }
+  EXPECT_EQ(ids.size(), 20000U);
+  const std::string ms = std::to_string(now_ms());
+  const auto stamp = std::stoull(last.substr(0, 8) + last.substr(9, 4), nullptr, 16);
+  EXPECT_LE(std::llabs(static_cast<long long>(stamp) - std::stoll(ms)), 5000);
 }
 
 TEST(SqliteRunStore, ListsNewestFirstAndFiltersByStatus) {

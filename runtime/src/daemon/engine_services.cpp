@@ -4,7 +4,6 @@
 #include <Poco/DigestEngine.h>
 #include <Poco/SHA2Engine.h>
 #include <Poco/URI.h>
-#include <Poco/UUIDGenerator.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -615,7 +614,7 @@ EngineServices::ActiveRun::~ActiveRun() {
 }
 
 Result<store::RunRecord> EngineServices::execute(const workflow::Workflow& wf, workflow::RunRequest req) {
-  if (req.run_id.empty()) req.run_id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  if (req.run_id.empty()) req.run_id = store::new_run_id();
   ActiveRun active(*this, req.run_id, wf.resume);
   auto r = executor_.run(wf, req);
   count(r);
@@ -650,7 +649,7 @@ Result<Json> EngineServices::trigger_workflow(const std::string& name, const Jso
     if (!r) return r.status();
     return run_to_json(*r, true);
   }
-  req.run_id = Poco::UUIDGenerator::defaultGenerator().createRandom().toString();
+  req.run_id = store::new_run_id();
   const std::string id = req.run_id;
   // Recorded here, before the 202: a daemon killed right after answering leaves a `running` run
   // that the next start resumes (resume: true) or marks interrupted. The background thread runs

@@ -109,4 +109,9 @@ Result<std::unique_ptr<RunStore>> open_sqlite(const std::string& path);
 // Milliseconds since the epoch (wall clock), for records.
 std::int64_t now_ms();
 
+// A new run id: a UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
+// Ids made one after another sort after one another, so the store's id index grows at its end
+// instead of taking every insert on a random page.
+std::string new_run_id();
+
 }  // namespace weft::store

@@ -16,6 +16,8 @@
 
 #include <array>
 #include <chrono>
+#include <cstdio>
+#include <random>
 #include <mutex>
 
 #include "core/redact.hpp"
@@ -460,6 +462,23 @@ std::int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
+}
+
+std::string new_run_id() {
+  thread_local std::mt19937_64 rng = [] {
+    std::random_device rd;
+    std::seed_seq seed{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd()};
+    return std::mt19937_64(seed);
+  }();
+  const auto ms = static_cast<std::uint64_t>(now_ms()) & 0xFFFFFFFFFFFFULL;
+  const std::uint64_t r1 = rng(), r2 = rng();
+  const std::uint64_t hi = (ms << 16) | 0x7000 | (r1 & 0x0FFF);               // time, version 7, rand_a
+  const std::uint64_t lo = 0x8000000000000000ULL | (r2 & 0x3FFFFFFFFFFFFFFFULL);  // variant 10, rand_b
+  char out[37];
+  std::snprintf(out, sizeof out, "%08x-%04x-%04x-%04x-%012llx", static_cast<unsigned>(hi >> 32),
+                static_cast<unsigned>((hi >> 16) & 0xFFFF), static_cast<unsigned>(hi & 0xFFFF),
+                static_cast<unsigned>(lo >> 48), static_cast<unsigned long long>(lo & 0xFFFFFFFFFFFFULL));
+  return out;
 }
 
 Result<std::unique_ptr<RunStore>> open_sqlite(const std::string& path) {

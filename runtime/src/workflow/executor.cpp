@@ -1,6 +1,5 @@
 #include "workflow/executor.hpp"
 
-#include <Poco/UUIDGenerator.h>
 
 #include <cerrno>
 #include <chrono>
@@ -26,7 +25,7 @@ Json read_environment() {
   return env;
 }
 
-std::string new_run_id() { return Poco::UUIDGenerator::defaultGenerator().createRandom().toString(); }
+std::string new_run_id() { return store::new_run_id(); }
 
 const InputSpec* find_input(const Workflow& wf, const std::string& name) {
   for (const auto& in : wf.inputs) {
