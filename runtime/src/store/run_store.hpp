@@ -75,8 +75,9 @@ class RunStore {
   virtual Status put_step(const std::string& run_id, const StepRecord& step) = 0;
   // Several steps of a run inserted or replaced and, when finish is given, the run's status, error
   // and finished_at set, all in one commit (all or nothing): the executor records a finished step
-  // together with the next step's start, and the last one together with the run's end, so a run of
-  // N steps costs N + 2 commits rather than 2N + 2. The default writes them one by one.
+  // together with the next step's start, and the last one together with the run's end (with the
+  // first step's start in create_run, a run of N steps costs N + 1 commits rather than 2N + 2).
+  // The default writes them one by one.
   struct Finish {
     RunStatus status = RunStatus::kSucceeded;
     std::string error;

@@ -17,8 +17,8 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
-#include <random>
 #include <mutex>
+#include <random>
 
 #include "core/redact.hpp"
 #include "store/group_commit.hpp"
@@ -185,12 +185,7 @@ class SqliteRunStore final : public RunStore {
   Status set_run_status(const std::string& run_id, RunStatus status, const std::string& error,
                         std::int64_t finished_at_ms) override {
     const std::string st = to_string(status), err = redact::apply(error);
-    const std::function<Status()> apply = [&]() -> Status {
-      if (step(Sql::kSetRunStatus, st, err, Poco::Int64{finished_at_ms}, run_id) != SQLITE_DONE)
-        return failure("finish run");
-      if (sqlite3_changes(db_) == 0) return Status(Code::kNotFound, "no run " + run_id);
-      return Status::Ok();
-    };
+    const std::function<Status()> apply = [&] { return update_run_status(run_id, st, err, finished_at_ms); };
     return commits_.submit(apply);
   }
 
@@ -210,11 +205,7 @@ class SqliteRunStore final : public RunStore {
       for (const auto& row : rows) {
         if (Status s = insert_step(run_id, row, "record step"); !s.ok()) return s;
       }
-      if (finish == nullptr) return Status::Ok();
-      if (step(Sql::kSetRunStatus, st, err, Poco::Int64{finish->finished_at_ms}, run_id) != SQLITE_DONE)
-        return failure("finish run");
-      if (sqlite3_changes(db_) == 0) return Status(Code::kNotFound, "no run " + run_id);
-      return Status::Ok();
+      return finish ? update_run_status(run_id, st, err, finish->finished_at_ms) : Status::Ok();
     };
     return commits_.submit(apply);
   }
@@ -393,6 +384,15 @@ class SqliteRunStore final : public RunStore {
 
   Status failure(const char* what) const {
     return Status(Code::kUnavailable, path_ + ": cannot " + what + ": " + sqlite3_errmsg(db_));
+  }
+
+  // The run's status row, inside a batch; status and error already stored-form (redacted).
+  Status update_run_status(const std::string& run_id, const std::string& status, const std::string& error,
+                           std::int64_t finished_at_ms) {
+    if (step(Sql::kSetRunStatus, status, error, Poco::Int64{finished_at_ms}, run_id) != SQLITE_DONE)
+      return failure("finish run");
+    if (sqlite3_changes(db_) == 0) return Status(Code::kNotFound, "no run " + run_id);
+    return Status::Ok();
   }
 
   Status insert_step(const std::string& run_id, const StoredStep& s, const char* what) {

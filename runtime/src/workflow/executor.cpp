@@ -1,6 +1,5 @@
 #include "workflow/executor.hpp"
 
-
 #include <cerrno>
 #include <chrono>
 #include <cmath>
@@ -24,8 +23,6 @@ Json read_environment() {
   }
   return env;
 }
-
-std::string new_run_id() { return store::new_run_id(); }
 
 const InputSpec* find_input(const Workflow& wf, const std::string& name) {
   for (const auto& in : wf.inputs) {
@@ -179,7 +176,7 @@ Executor::Executor(const plugin::ActionCatalog& catalog, store::RunStore& store)
 
 store::RunRecord initial_run_record(const Workflow& wf, const RunRequest& request) {
   store::RunRecord run;
-  run.id = request.run_id.empty() ? new_run_id() : request.run_id;
+  run.id = request.run_id.empty() ? store::new_run_id() : request.run_id;
   run.workflow = wf.name;
   run.workflow_file = wf.file;
   run.status = store::RunStatus::kRunning;
