@@ -6,6 +6,7 @@
 # idle RSS, RSS under load, start-to-ready time and the number of runs recorded.
 #
 #   bench/serve_wrk.sh [build-dir] [seconds]       # installs wrk, nginx, sqlite3 when missing
+#   WEFT_PERF=perf.data bench/serve_wrk.sh ...     # also profiles the daemon under load (needs perf)
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -100,7 +101,14 @@ SAMPLER=$!
 # steadier than runs/s on a shared machine, where the other tenants move the throughput.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 CPU0=$(cpu_ticks "$WEFT_PID")
+# WEFT_PERF=FILE records a CPU profile of the daemon (perf record, DWARF call graphs) while wrk runs.
+PERF_PID=""
+if [ -n "${WEFT_PERF:-}" ]; then
+  perf record -q --call-graph dwarf,16384 -F 400 -p "$WEFT_PID" -o "$WEFT_PERF" -- sleep "$SECS" 2>/dev/null &
+  PERF_PID=$!
+fi
 wrk -t1 -c16 -d"${SECS}s" --latency -s "$TMP/post.lua" "http://127.0.0.1:$WPORT/hooks/bench" >"$TMP/wrk_weft.txt"
+[ -n "$PERF_PID" ] && wait "$PERF_PID" || true
 CPU1=$(cpu_ticks "$WEFT_PID")
 kill "$SAMPLER" 2>/dev/null || true
 PEAK=$(sort -n "$TMP/rss.txt" | tail -1)
