@@ -78,7 +78,7 @@ EOF
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
 t0=$(date +%s%N)
-"$WEFT" --home "$TMP/home" serve --config "$TMP/weft.yaml" 2>"$TMP/weft.log" &
+env ${WEFT_ENV:-} "$WEFT" --home "$TMP/home" serve --config "$TMP/weft.yaml" 2>"$TMP/weft.log" &
 WEFT_PID=$!
 until curl -sf "http://127.0.0.1:$WPORT/healthz" >/dev/null; do
   kill -0 "$WEFT_PID" 2>/dev/null || { cat "$TMP/weft.log" >&2; exit 1; }
