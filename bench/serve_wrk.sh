@@ -7,6 +7,8 @@
 #
 #   bench/serve_wrk.sh [build-dir] [seconds]       # installs wrk, nginx, sqlite3 when missing
 #   WEFT_PERF=perf.data bench/serve_wrk.sh ...     # also profiles the daemon under load (needs perf)
+#   WEFT_ENV="LD_PRELOAD=..." bench/serve_wrk.sh   # extra environment for the daemon alone
+#   WEFT_WRK_OUT=FILE bench/serve_wrk.sh            # keeps wrk's full output (latency distribution)
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -107,7 +109,7 @@ if [ -n "${WEFT_PERF:-}" ]; then
   perf record -q --call-graph dwarf,16384 -F 400 -p "$WEFT_PID" -o "$WEFT_PERF" -- sleep "$SECS" 2>/dev/null &
   PERF_PID=$!
 fi
-wrk -t1 -c16 -d"${SECS}s" --latency -s "$TMP/post.lua" "http://127.0.0.1:$WPORT/hooks/bench" >"$TMP/wrk_weft.txt"
+wrk -t1 -c16 -d"${SECS}s" --latency -s "$TMP/post.lua" "http://127.0.0.1:$WPORT/hooks/bench" >"$TMP/wrk_weft.txt"; [ -n "${WEFT_WRK_OUT:-}" ] && cp "$TMP/wrk_weft.txt" "$WEFT_WRK_OUT"
 [ -n "$PERF_PID" ] && wait "$PERF_PID" || true
 CPU1=$(cpu_ticks "$WEFT_PID")
 kill "$SAMPLER" 2>/dev/null || true
