@@ -106,7 +106,7 @@ CPU0=$(cpu_ticks "$WEFT_PID")
 # WEFT_PERF=FILE records a CPU profile of the daemon (perf record, DWARF call graphs) while wrk runs.
 PERF_PID=""
 if [ -n "${WEFT_PERF:-}" ]; then
-  perf record -q --call-graph dwarf,16384 -F 400 -p "$WEFT_PID" -o "$WEFT_PERF" -- sleep "$SECS" 2>/dev/null &
+  perf record -q --call-graph dwarf,65528 -F 300 -p "$WEFT_PID" -o "$WEFT_PERF" -- sleep "$SECS" 2>/dev/null &
   PERF_PID=$!
 fi
 wrk -t1 -c16 -d"${SECS}s" --latency -s "$TMP/post.lua" "http://127.0.0.1:$WPORT/hooks/bench" >"$TMP/wrk_weft.txt"; [ -n "${WEFT_WRK_OUT:-}" ] && cp "$TMP/wrk_weft.txt" "$WEFT_WRK_OUT"

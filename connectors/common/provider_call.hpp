@@ -11,19 +11,18 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/JSON/Stringifier.h>
 #include <Poco/URI.h>
 
 #include <cstdint>
 #include <functional>
 #include <map>
 #include <set>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "retry_after.hpp"
+#include "weft/poco_json.hpp"
 #include "weft/sdk.hpp"
 
 namespace weft::connectors {
@@ -34,12 +33,7 @@ using Array = Poco::JSON::Array;
 using ObjectPtr = Poco::JSON::Object::Ptr;
 using ArrayPtr = Poco::JSON::Array::Ptr;
 
-inline std::string stringify(const Var& v) {
-  if (v.isEmpty()) return "null";
-  std::ostringstream out;
-  Poco::JSON::Stringifier::condense(v, out);
-  return out.str();
-}
+inline std::string stringify(const Var& v) { return weft::poco_json::condense(v); }
 
 // Parses JSON text; nullopt-like empty Var on bad syntax (never throws).
 inline Var try_parse(std::string_view text) {

@@ -4,13 +4,12 @@
 #include <Poco/JSON/Array.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
-#include <Poco/JSON/Stringifier.h>
 #include <Poco/String.h>
 
-#include <sstream>
 #include <string>
 #include <string_view>
 
+#include "weft/poco_json.hpp"
 #include "weft/sdk.hpp"
 
 namespace {
@@ -25,11 +24,7 @@ constexpr std::size_t kExcerptChars = 200;
 
 using Poco::JSON::Object;
 
-std::string to_json(const Poco::Dynamic::Var& v) {
-  std::ostringstream out;
-  Poco::JSON::Stringifier::condense(v, out);
-  return out.str();
-}
+std::string to_json(const Poco::Dynamic::Var& v) { return weft::poco_json::condense(v); }
 
 Poco::Dynamic::Var parse(std::string_view text, const char* what) {
   try {

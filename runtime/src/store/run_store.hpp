@@ -110,9 +110,9 @@ Result<std::unique_ptr<RunStore>> open_sqlite(const std::string& path);
 // Milliseconds since the epoch (wall clock), for records.
 std::int64_t now_ms();
 
-// A new run id: a UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, then 74 random bits.
-// Ids made one after another sort after one another, so the store's id index grows at its end
-// instead of taking every insert on a random page.
+// A new run id: a UUID version 7 (RFC 9562): 48 bits of Unix milliseconds, a 12-bit counter, then
+// 62 random bits. Ids made one after another in a process sort after one another, also within a
+// millisecond, so the runs table grows at its end and runs list in creation order.
 std::string new_run_id();
 
 }  // namespace weft::store
