@@ -17,6 +17,7 @@
 #include "core/json.hpp"
 #include "core/log.hpp"
 #include "plugin/registry.hpp"
+#include "schema/schema.hpp"
 #include "store/run_store.hpp"
 #include "workflow/executor.hpp"
 #include "workflow/expression.hpp"
@@ -83,6 +84,29 @@ void BM_ExpressionParse(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_ExpressionParse);
+
+// One schema check as the registry does it per step: http.request's output schema (from its
+// manifest) against a typical response that fits it.
+void BM_SchemaValidateFittingOutput(benchmark::State& state) {
+  auto schema = weft::schema::Schema::compile_text(R"({"type": "object",
+    "required": ["status", "headers", "body"], "additionalProperties": false,
+    "properties": {"status": {"type": "integer"},
+                   "headers": {"type": "object", "additionalProperties": {"type": "string"}},
+                   "body": {}}})");
+  if (!schema.ok()) {
+    state.SkipWithError(schema.status().message().c_str());
+    return;
+  }
+  const Json doc = *json::parse(R"({"status": 200, "headers": {"content-type": "application/json",
+    "content-length": "18", "server": "nginx", "date": "Thu, 03 Dec 2026 12:00:00 GMT",
+    "connection": "keep-alive"}, "body": {"ok": true, "n": 42}})");
+  for (auto _ : state) {
+    auto issues = schema->validate(doc);
+    if (!issues.empty()) state.SkipWithError("the document should fit");
+    benchmark::DoNotOptimize(issues);
+  }
+}
+BENCHMARK(BM_SchemaValidateFittingOutput);
 
 // A store that records nothing, to separate the executor's own cost from SQLite's.
 class NullStore final : public weft::store::RunStore {

@@ -5,7 +5,10 @@
 #include <Poco/Net/HTTPResponse.h>
 #include <Poco/Net/StreamSocket.h>
 #include <Poco/StreamCopier.h>
+#include <Poco/Net/NetException.h>
 #include <gtest/gtest.h>
+
+#include <atomic>
 
 namespace weft::daemon {
 namespace {
@@ -82,6 +85,50 @@ TEST(HttpServer, SilentClientsAreBoundedAndDoNotKeepTheServerDown) {
   Poco::StreamCopier::copyToString(session.receiveResponse(resp), body);
   EXPECT_EQ(resp.getStatus(), 200);
   EXPECT_EQ(body, R"({"ok":true})");
+}
+
+// Poco's server polls the connection between keep-alive requests (through weft's one-poll(2)
+// socket): many requests on one connection are all answered, and a connection left idle past the
+// keep-alive timeout is closed by the server.
+TEST(HttpServer, ServesManyRequestsOnOneKeepAliveConnectionAndClosesItWhenIdle) {
+  Router r;
+  std::atomic<int> calls{0};
+  r.add(
+      "GET", "/n",
+      [&calls](const Request&) { return Response::json(200, json::object({{"n", ++calls}})); },
+      Auth::kNone);
+  ServerOptions o;
+  o.port = 0;
+  o.keep_alive_timeout = std::chrono::seconds(1);
+  auto server = HttpServer::start(o, r, nullptr);
+  ASSERT_TRUE(server) << server.status().message();
+  Poco::Net::HTTPClientSession session("127.0.0.1", (*server)->port());
+  session.setTimeout(Poco::Timespan(10, 0));
+  session.setKeepAlive(true);
+  Poco::Net::StreamSocket* first = nullptr;
+  for (int i = 1; i <= 50; ++i) {
+    Poco::Net::HTTPRequest req("GET", "/n", Poco::Net::HTTPMessage::HTTP_1_1);
+    session.sendRequest(req);
+    Poco::Net::HTTPResponse resp;
+    std::string body;
+    Poco::StreamCopier::copyToString(session.receiveResponse(resp), body);
+    ASSERT_EQ(resp.getStatus(), 200) << i;
+    EXPECT_EQ(body, R"({"n":)" + std::to_string(i) + "}");
+    EXPECT_TRUE(resp.getKeepAlive()) << i;
+    if (i == 1) first = &session.socket();
+  }
+  EXPECT_EQ(&session.socket(), first);
+  // Idle past the keep-alive timeout: the server hangs up (EOF, or a reset).
+  Poco::Net::StreamSocket& s = session.socket();
+  s.setReceiveTimeout(Poco::Timespan(10, 0));
+  char buf[64];
+  int got = -1;
+  try {
+    got = s.receiveBytes(buf, sizeof buf);
+  } catch (const Poco::Net::ConnectionResetException&) {
+    got = 0;
+  }
+  EXPECT_EQ(got, 0);
 }
 
 TEST(HttpServer, HandlerExceptionsBecomeA500WithoutDetails) {

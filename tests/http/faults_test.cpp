@@ -8,7 +8,9 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <set>
+#include <thread>
 
 #include "http/client.hpp"
 #include "http/retry.hpp"
@@ -157,6 +159,31 @@ TEST(HttpRetries, StaleKeepAliveConnectionIsRetriedTransparently) {
   }
   EXPECT_EQ(server.connections(), 3);
   EXPECT_EQ(logs.count({"pooled connection was closed by the server"}), 2) << logs.all();
+}
+
+TEST(HttpRetries, AnIdleConnectionTheServerClosedIsNotReused) {
+  // Each connection answers one request with keep-alive, then the server closes it while idle.
+  std::atomic<int> closed{0};
+  test::RawServer server([&closed](Poco::Net::StreamSocket& c, int, const auto&) {
+    if (test::read_request(c).empty()) return;
+    test::send_all(c, "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: keep-alive\r\n\r\nok");
+    c.shutdown();
+    ++closed;
+  });
+  test::LogCapture logs;
+  Client client(fast_options());
+  for (int i = 0; i < 3; ++i) {
+    auto r = client.send({"POST", server.url("/"), {}, "{}"});
+    ASSERT_TRUE(r.ok()) << i << ": " << r.status().to_string();
+    EXPECT_EQ(r->body, "ok");
+    // The server's close (its FIN, on loopback at once) is in before the next call takes the
+    // connection from the pool.
+    for (int spins = 0; closed.load() <= i && spins < 5000; ++spins)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  EXPECT_EQ(server.connections(), 3);
+  EXPECT_EQ(logs.count({"pooled connection was closed by the server"}), 0)
+      << "the pool saw the close (EOF) and opened a new connection, no failed attempt: " << logs.all();
 }
 
 // One GET to a server answering 429 with `headers` once, then 200: the wait the client logged

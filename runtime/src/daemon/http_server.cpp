@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "core/log.hpp"
+#include "http/socket_poll.hpp"
 
 namespace weft::daemon {
 namespace {
@@ -178,7 +179,7 @@ struct HttpServer::Impl {
   // Declared before the server: the server must be destroyed (joining its threads) first.
   std::unique_ptr<Poco::ThreadPool> pool;
   std::unique_ptr<Poco::Net::HTTPServer> server;
-  Poco::Net::ServerSocket socket;
+  http::PollServerSocket socket;  // one poll(2) per keep-alive request, not a new epoll instance
   bool stopped = false;
   bool accepting_stopped = false;
 

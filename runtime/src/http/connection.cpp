@@ -15,6 +15,7 @@
 #include <cstring>
 
 #include "core/log.hpp"
+#include "http/socket_poll.hpp"
 
 namespace weft::http {
 
@@ -144,25 +145,30 @@ Result<Poco::Net::Context::Ptr> Pool::tls_context() {
 }
 
 Result<std::unique_ptr<Connection>> Pool::take_or_open(const Origin& origin, milliseconds connect_timeout) {
-  {
-    std::lock_guard lock(mu_);
-    auto it = idle_.find(origin.key());
-    while (it != idle_.end() && !it->second.empty()) {
-      std::unique_ptr<Connection> conn = std::move(it->second.back());
+  const std::string key = origin.key();
+  for (;;) {
+    std::unique_ptr<Connection> conn;
+    {
+      std::lock_guard lock(mu_);
+      auto it = idle_.find(key);
+      if (it == idle_.end() || it->second.empty()) break;
+      conn = std::move(it->second.back());
       it->second.pop_back();
-      const bool too_old = std::chrono::steady_clock::now() - conn->idle_since > kMaxIdle;
-      bool closed = false;
-      try {
-        // Readable while idle means the server closed it (EOF) or sent something unasked.
-        closed = conn->session->socket().poll(
-            Poco::Timespan(0), Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR);
-      } catch (const Poco::Exception&) {
-        closed = true;
-      }
-      if (too_old || closed) continue;  // dropped here: its socket closes
-      conn->reused = true;
-      return conn;
     }
+    // Checked outside the lock, so callers for other origins (and this one) do not queue behind
+    // the system call.
+    const bool too_old = std::chrono::steady_clock::now() - conn->idle_since > kMaxIdle;
+    bool closed = false;
+    try {
+      // Readable while idle means the server closed it (EOF) or sent something unasked.
+      closed = poll_socket(conn->session->socket().impl()->sockfd(), Poco::Timespan(0),
+                           Poco::Net::Socket::SELECT_READ | Poco::Net::Socket::SELECT_ERROR);
+    } catch (const Poco::Exception&) {
+      closed = true;
+    }
+    if (too_old || closed) continue;  // dropped here: its socket closes
+    conn->reused = true;
+    return conn;
   }
   return open(origin, connect_timeout);
 }

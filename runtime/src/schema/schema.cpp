@@ -149,8 +149,12 @@ std::vector<plugin::SchemaIssue> Schema::validate(const Json& doc) const {
     // std::regex costs more than a whole validation), so one per thread serves every schema while
     // the compiled schemas stay read-only and shared between threads.
     thread_local valijson::Validator validator(valijson::Validator::kStrongTypes);
-    valijson::ValidationResults results;
     valijson::adapters::PocoJsonAdapter target(doc);
+    // Without a results object valijson keeps no error context and stops at the first failure:
+    // the common case, a document that fits, pays only for the checks. A misfit is validated
+    // again to collect every issue with its place.
+    if (validator.validate(*compiled_, target, nullptr)) return {};
+    valijson::ValidationResults results;
     if (validator.validate(*compiled_, target, &results)) return {};
     valijson::ValidationResults::Error error;
     while (results.popError(error)) issues.push_back({to_pointer(error.context), error.description});

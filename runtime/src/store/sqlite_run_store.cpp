@@ -347,44 +347,54 @@ class SqliteRunStore final : public RunStore {
   }
 
  private:
-  // Leader only. One transaction for the whole batch; a savepoint per write when there are
-  // several, so a write that fails is rolled back alone and the others still commit.
+  // Leader only. One transaction for the whole batch. Writes almost never fail, so the batch is
+  // first applied straight; only when one fails is the transaction rolled back and the batch
+  // applied again with a savepoint around each write, so the failed one is undone alone and the
+  // others still commit. (Two statements fewer per write on the common path.)
   void commit_batch(std::span<GroupCommit::Write* const> batch) {
     std::lock_guard lock(db_mu_);
+    if (apply_batch(batch, false) || batch.size() == 1) return;
+    apply_batch(batch, true);
+  }
+
+  // One attempt at the batch: BEGIN, every write (each in a savepoint when `savepoints`), COMMIT.
+  // Returns false when a write failed without savepoints: the transaction was rolled back and the
+  // caller may retry with them. Otherwise every write's status is final.
+  bool apply_batch(std::span<GroupCommit::Write* const> batch, bool savepoints) {
+    for (auto* w : batch) w->status = Status::Ok();
     if (step(Sql::kBegin) != SQLITE_DONE) {
       const Status err = failure("begin a transaction");
       for (auto* w : batch) w->status = err;
-      return;
+      return true;
     }
-    const bool single = batch.size() == 1;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      GroupCommit::Write* w = batch[i];
-      if (!single && step(Sql::kSavepoint) != SQLITE_DONE) {
+    for (GroupCommit::Write* w : batch) {
+      if (savepoints && step(Sql::kSavepoint) != SQLITE_DONE) {
         abort_batch(batch, failure("open a savepoint"));
-        return;
+        return true;
       }
       w->status = apply_one(*w);
       if (sqlite3_get_autocommit(db_) != 0) {
         // SQLite rolled the whole transaction back (out of disk, I/O error): nothing in the
         // batch was committed, so nobody may be told otherwise.
         abort_batch(batch, w->status.ok() ? failure("commit") : w->status);
-        return;
+        return true;
       }
-      if (single) break;
+      if (!savepoints) {
+        if (w->status.ok()) continue;
+        step(Sql::kRollback);  // undoes the writes before it too; they go again with savepoints
+        return false;
+      }
       if (!w->status.ok() && step(Sql::kRollbackToSavepoint) != SQLITE_DONE) {
         abort_batch(batch, failure("roll back a failed write"));
-        return;
+        return true;
       }
       if (step(Sql::kRelease) != SQLITE_DONE) {
         abort_batch(batch, failure("release a savepoint"));
-        return;
+        return true;
       }
     }
-    if (single && !batch[0]->status.ok()) {
-      step(Sql::kRollback);  // undoes what the failed write did before it failed
-      return;
-    }
     if (step(Sql::kCommit) != SQLITE_DONE) abort_batch(batch, failure("commit"));
+    return true;
   }
 
   // A write that throws (out of memory while building a message) fails alone, like any other.
