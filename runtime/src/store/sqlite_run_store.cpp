@@ -1,7 +1,8 @@
 // SQLite implementation of RunStore. One connection; writes go through group commit: every
 // write call queues its change and waits, and whichever writer leads commits all queued changes
-// in one BEGIN IMMEDIATE..COMMIT, each inside its own SAVEPOINT so a failed write (a reused id, a
-// missing run) is undone and reported to its caller alone. One WAL append and one lock round per
+// in one BEGIN IMMEDIATE..COMMIT. A failed write (a reused id, a missing run) is undone and
+// reported to its caller alone: the batch is then applied again with each write inside its own
+// SAVEPOINT. One WAL append and one lock round per
 // batch instead of per write is what lets many concurrent runs record every step without the
 // store becoming the daemon's bottleneck. Writes use the raw sqlite3 handle with statements
 // prepared once; reads (rare, not on the run path) keep Poco::Data. WAL lets readers in other
