@@ -4,7 +4,9 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <regex>
 #include <set>
@@ -298,6 +300,66 @@ TEST(SqliteRunStore, ManyConcurrentWritersAllCommitAndReadBack) {
       EXPECT_EQ(cursor->value(), std::to_string(i));
     }
   }
+}
+
+std::uintmax_t file_size(const std::string& path) {
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : n;
+}
+
+// Checkpoints run on the store's own thread: pages written to the WAL reach the database file
+// without any writer checkpointing (the inline backstop starts at 4,000 WAL pages, far above this).
+TEST(SqliteRunStore, CheckpointsTheWalInTheBackground) {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/runs.db";
+  auto store = open_sqlite(path);
+  ASSERT_TRUE(store.ok());
+  const std::uintmax_t db_before = file_size(path);
+  constexpr std::uintmax_t kPage = 4096 + 24;  // a WAL frame: one page and its header
+  int runs = 0;
+  // Past SQLite's 1,000-page mark (which signals the checkpointer), well short of the backstop.
+  while (file_size(path + "-wal") < 1300 * kPage && runs < 20000) {
+    ASSERT_TRUE((*store)->create_run(sample("c" + std::to_string(runs), runs)).ok());
+    ASSERT_TRUE((*store)->put_step("c" + std::to_string(runs), finished_step(0)).ok());
+    ++runs;
+  }
+  ASSERT_LT(file_size(path + "-wal"), 4000 * kPage) << "the test needs the WAL below the inline backstop";
+  // The checkpointer copies the pages into the database file on its own time. Until a checkpoint,
+  // the file is its first page alone: the tables and every row are still in the WAL.
+  ASSERT_EQ(db_before, 4096U);
+  for (int i = 0; i < 1000 && file_size(path) <= db_before; ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_GT(file_size(path), db_before)
+      << runs << " runs in the WAL, and the database file did not grow: no checkpoint ran";
+}
+
+// A steady stream of commits from many writers never lets a background (PASSIVE) checkpoint
+// finish level with the WAL's end, so SQLite could never start the WAL over; the inline backstop
+// does, and the WAL file stays bounded (it keeps its largest size, so its size is the bound).
+TEST(SqliteRunStore, KeepsTheWalBoundedUnderASteadyStreamOfWrites) {
+  test::TempDir dir;
+  const std::string path = dir.path() + "/runs.db";
+  auto store = open_sqlite(path);
+  ASSERT_TRUE(store.ok());
+  constexpr int kThreads = 4, kRuns = 1500;
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kRuns; ++i) {
+        const std::string id = "w" + std::to_string(t) + "-" + std::to_string(i);
+        EXPECT_TRUE((*store)->create_run(sample(id, i)).ok());
+        EXPECT_TRUE((*store)->put_step(id, finished_step(0)).ok());
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  constexpr std::uintmax_t kFrame = 4096 + 24;
+  // 4,000 pages, plus what the batch that crossed the line brought (at most 256 writes).
+  EXPECT_LE(file_size(path + "-wal"), 6000 * kFrame);
+  auto all = (*store)->list_runs({.workflow = "wf", .status = std::nullopt, .limit = 100000});
+  ASSERT_TRUE(all.ok());
+  EXPECT_EQ(all->size(), static_cast<std::size_t>(kThreads * kRuns));
 }
 
 // A reused id, a step or status for a missing run: the failing caller gets its own error, the

@@ -19,9 +19,11 @@
 #include <array>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstdio>
 #include <mutex>
 #include <random>
+#include <thread>
 #include <vector>
 
 #include "core/log.hpp"
@@ -178,6 +180,90 @@ void bind_one(sqlite3_stmt* st, int i, const std::string& v) {
 }
 void bind_one(sqlite3_stmt* st, int i, Poco::Int64 v) { sqlite3_bind_int64(st, i, v); }
 
+// WAL checkpoints on a thread of their own. SQLite's automatic checkpoint runs inside the commit
+// that takes the WAL past 1000 pages: that writer copies the pages into the database file and
+// syncs it while it leads a batch, so every run queued behind it waits (a few ms, every ~150
+// one-step runs). Here a commit only signals (sqlite3_wal_hook) and this thread, on a connection
+// of its own, runs PASSIVE checkpoints, which block neither writers nor readers. A PASSIVE
+// checkpoint can only lag behind a steady stream of commits, so the WAL cannot start over from
+// its beginning; once it holds kInlineFrames pages the committing writer checkpoints inline, as
+// SQLite would, which by then has little left to copy. Without its connection (it could not be
+// opened) the writer checkpoints inline at kFrames, which is SQLite's own behaviour.
+class Checkpointer {
+ public:
+  static constexpr int kFrames = 1000;        // SQLite's default wal_autocheckpoint
+  static constexpr int kInlineFrames = 4000;  // about 16 MB of WAL at 4 KiB pages
+
+  explicit Checkpointer(const std::string& path) {
+    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
+      sqlite3_close(db_);
+      db_ = nullptr;
+      return;
+    }
+    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
+    // A connection learns the file is in WAL mode when it first reads it; until then a
+    // checkpoint through it does nothing (and says the database is not in WAL mode).
+    if (sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr) != SQLITE_OK) {
+      sqlite3_close(db_);
+      db_ = nullptr;
+      return;
+    }
+    thread_ = std::thread([this] { loop(); });
+  }
+  Checkpointer(const Checkpointer&) = delete;
+  Checkpointer& operator=(const Checkpointer&) = delete;
+  ~Checkpointer() {
+    {
+      std::lock_guard lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_one();
+    if (thread_.joinable()) thread_.join();
+    sqlite3_close(db_);
+  }
+
+  // Called from the WAL hook after every commit, with the pages now in the WAL. Returns true
+  // when the caller should checkpoint inline.
+  // Runs on the committing thread, which holds the store's connection lock.
+  bool committed(int wal_pages) {
+    if (wal_pages >= kInlineFrames || (db_ == nullptr && wal_pages >= kFrames)) return true;
+    if (wal_pages < signalled_at_) signalled_at_ = 0;  // the WAL started over
+    // One background pass per kFrames new pages, as often as SQLite's own would run.
+    if (wal_pages - signalled_at_ >= kFrames) {
+      signalled_at_ = wal_pages;
+      {
+        std::lock_guard lock(mu_);
+        wanted_ = true;
+      }
+      cv_.notify_one();
+    }
+    return false;
+  }
+
+ private:
+  void loop() {
+    std::unique_lock lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [this] { return stop_ || wanted_; });
+      if (stop_) return;
+      wanted_ = false;
+      lock.unlock();
+      // SQLITE_BUSY (another process is checkpointing) or an I/O error: the next commit asks
+      // again, and the inline checkpoint remains as the backstop.
+      sqlite3_wal_checkpoint_v2(db_, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+      lock.lock();
+    }
+  }
+
+  sqlite3* db_ = nullptr;  // used by the thread alone once it runs
+  int signalled_at_ = 0;   // WAL pages at the last signal; the committing thread's alone
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool stop_ = false;    // guarded by mu_
+  bool wanted_ = false;  // guarded by mu_
+  std::thread thread_;
+};
+
 class SqliteRunStore final : public RunStore {
  public:
   SqliteRunStore(std::string path, std::unique_ptr<Poco::Data::Session> session,
@@ -186,12 +272,17 @@ class SqliteRunStore final : public RunStore {
         session_(std::move(session)),
         db_(Poco::Data::SQLite::Utility::dbHandle(*session_)),
         stmts_(stmts),
-        commits_([this](std::span<GroupCommit::Write* const> batch) { commit_batch(batch); }) {}
+        checkpointer_(std::make_unique<Checkpointer>(path_)),
+        commits_([this](std::span<GroupCommit::Write* const> batch) { commit_batch(batch); }) {
+    // Replaces SQLite's automatic checkpoint (which is itself a WAL hook) on this connection.
+    sqlite3_wal_hook(db_, &SqliteRunStore::on_wal_commit, this);
+  }
 
   SqliteRunStore(const SqliteRunStore&) = delete;
   SqliteRunStore& operator=(const SqliteRunStore&) = delete;
 
   ~SqliteRunStore() override {
+    checkpointer_.reset();  // its connection closes first; the last one to close checkpoints the WAL
     // Before the session closes the connection, which refuses to close with live statements.
     for (sqlite3_stmt* st : stmts_) sqlite3_finalize(st);
   }
@@ -456,7 +547,15 @@ class SqliteRunStore final : public RunStore {
   std::unique_ptr<Poco::Data::Session> session_;  // guarded by db_mu_
   sqlite3* db_;                                   // session_'s connection; guarded by db_mu_
   std::array<sqlite3_stmt*, static_cast<std::size_t>(Sql::kCount)> stmts_;  // guarded by db_mu_
+  std::unique_ptr<Checkpointer> checkpointer_;
   GroupCommit commits_;
+
+  // SQLite calls this on the committing thread (the leader, db_mu_ held) after each commit.
+  static int on_wal_commit(void* self, sqlite3* db, const char* /*schema*/, int wal_pages) {
+    if (static_cast<SqliteRunStore*>(self)->checkpointer_->committed(wal_pages))
+      sqlite3_wal_checkpoint_v2(db, nullptr, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    return SQLITE_OK;
+  }
 };
 
 }  // namespace
