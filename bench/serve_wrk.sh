@@ -103,6 +103,9 @@ SAMPLER=$!
 # steadier than runs/s on a shared machine, where the other tenants move the throughput.
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 CPU0=$(cpu_ticks "$WEFT_PID")
+# Context switches of all the daemon's threads (voluntary + involuntary) across the wrk run.
+ctx_switches() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '/ctxt_switches/ {n += $2} END {print n + 0}'; }
+CTX0=$(ctx_switches "$WEFT_PID")
 # WEFT_PERF=FILE records a CPU profile of the daemon (perf record, DWARF call graphs) while wrk runs.
 PERF_PID=""
 if [ -n "${WEFT_PERF:-}" ]; then
@@ -112,6 +115,7 @@ fi
 wrk -t1 -c16 -d"${SECS}s" --latency -s "$TMP/post.lua" "http://127.0.0.1:$WPORT/hooks/bench" >"$TMP/wrk_weft.txt"; [ -n "${WEFT_WRK_OUT:-}" ] && cp "$TMP/wrk_weft.txt" "$WEFT_WRK_OUT"
 [ -n "$PERF_PID" ] && wait "$PERF_PID" || true
 CPU1=$(cpu_ticks "$WEFT_PID")
+CTX1=$(ctx_switches "$WEFT_PID")
 kill "$SAMPLER" 2>/dev/null || true
 PEAK=$(sort -n "$TMP/rss.txt" | tail -1)
 wrk -t1 -c16 -d"${SECS}s" --latency "http://127.0.0.1:$PROXY/item" >"$TMP/wrk_nginx.txt"
@@ -133,13 +137,15 @@ echo "ratio        : $(awk -v a="$W_RPS" -v b="$N_RPS" 'BEGIN {printf "%.3f", a 
 echo "runs recorded: ${RUNS} (succeeded ${OK_RUNS})"
 echo "daemon CPU   : $(awk -v t="$((CPU1 - CPU0))" -v hz="$(getconf CLK_TCK)" -v n="$W_REQS" \
   'BEGIN {printf "%.0f us per run (%.2f cores busy)", t / hz * 1e6 / n, t / hz / '"$SECS"'}')"
-echo "idle RSS     : $((IDLE_RSS / 1024)) MB;  RSS under load (peak): $((PEAK / 1024)) MB"
+echo "switches     : $(awk -v c="$((CTX1 - CTX0))" -v n="$W_REQS" 'BEGIN {printf "%.1f", c / n}') context switches per run (all daemon threads)"
+mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
+echo "idle RSS     : $(mb "$IDLE_RSS") MB;  RSS under load (peak): $(mb "$PEAK") MB"
 echo "start→ready  : ${START_MS} ms (process start to first /healthz 200)"
 # Every request wrk completed is a run (plus the one warm-up run); a webhook answered before its run
 # was recorded would show here as fewer runs than requests.
 echo "recorded     : $((RUNS - 1)) runs for ${W_REQS} requests: $([ "$((RUNS - 1))" -ge "$W_REQS" ] && echo every run recorded || echo RUNS MISSING)"
 echo "targets      : runs/s >= 8000 $(verdict "$W_RPS" ">=" 8000); p99 <= 5 ms $(verdict "$(ms "$W_P99")" "<=" 5);" \
-  "idle RSS <= 20 MB $(verdict "$((IDLE_RSS / 1024))" "<=" 20); RSS under load <= 60 MB $(verdict "$((PEAK / 1024))" "<=" 60);" \
+  "idle RSS <= 20 MB $(verdict "$(mb "$IDLE_RSS")" "<=" 20); RSS under load <= 60 MB $(verdict "$(mb "$PEAK")" "<=" 60);" \
   "start <= 100 ms $(verdict "$START_MS" "<=" 100)"
 kill -TERM "$WEFT_PID"
 wait "$WEFT_PID" && echo "SIGTERM      : exit 0" || echo "SIGTERM      : exit $?"

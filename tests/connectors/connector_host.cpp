@@ -232,7 +232,7 @@ ConnectorHost::ConnectorHost(const std::string& id) : id_(id), impl_(std::make_u
     return;
   }
   auto info = impl_->registry.connector(id);
-  manifest = info->manifest.extract<ObjectPtr>();
+  manifest = info->manifest().extract<ObjectPtr>();
   settings = new Poco::JSON::Object;
   if (auto defaults = json::as_object(info->settings_defaults))
     for (const auto& [k, v] : *defaults) settings->set(k, v);

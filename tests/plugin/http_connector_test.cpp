@@ -42,7 +42,7 @@ TEST_F(HttpConnector, ManifestDeclaresNoAuthAndNoConnection) {
   ASSERT_NE(info, nullptr);
   EXPECT_EQ(info->auth_kind, "none");
   EXPECT_FALSE(op->requires_connection);
-  EXPECT_FALSE(json::get_string(json::get(json::get(op->input_schema, "properties"), "url"), "description").empty());
+  EXPECT_FALSE(json::get_string(json::get(json::get(op->input_schema(), "properties"), "url"), "description").empty());
 }
 
 TEST_F(HttpConnector, PostsJsonAndParsesAJsonResponse) {

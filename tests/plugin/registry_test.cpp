@@ -1,6 +1,7 @@
 // The plugin registry against real .so files built from fixtures/fixture_connector.cpp.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <string>
 #include <thread>
@@ -149,7 +150,7 @@ TEST_F(GoodConnector, ManifestIsExposedForTheCli) {
   EXPECT_EQ(echo->title, "Echo");
   EXPECT_FALSE(echo->requires_connection);
   EXPECT_TRUE(registry.find("good.throws")->requires_connection);
-  EXPECT_EQ(json::get_string(echo->input_schema, "type"), "object");
+  EXPECT_EQ(json::get_string(echo->input_schema(), "type"), "object");
   EXPECT_EQ(registry.find("good.nope"), nullptr);
   EXPECT_EQ(registry.find("nope.echo"), nullptr);
   EXPECT_EQ(registry.find("good"), nullptr);
@@ -179,6 +180,37 @@ TEST_F(GoodConnector, InputViolationNamesPathAndRule) {
   EXPECT_EQ(issues[0].path, "");
   EXPECT_NE(issues[0].message.find("'extra'"), std::string::npos) << issues[0].message;
   EXPECT_TRUE(registry.validate_input(*registry.find("good.echo"), parse(R"({"text":"x"})")).empty());
+}
+
+// The daemon keeps manifests and schemas as text and compiles an operation's schemas on first use:
+// what the CLI and the API show is the manifest as the connector gave it, and the first validations
+// (from many threads at once) give the same answers as the later ones.
+TEST_F(GoodConnector, ManifestAndSchemasKeptAsTextParseBackWhole) {
+  auto info = registry.connector("good");
+  ASSERT_NE(info, nullptr);
+  Json manifest = info->manifest();
+  ASSERT_TRUE(json::is_object(manifest));
+  EXPECT_EQ(json::get_string(manifest, "id"), "good");
+  EXPECT_EQ(json::get_string(manifest, "version"), "1.2.3");
+  const ActionInfo* echo = registry.find("good.echo");
+  ASSERT_NE(echo, nullptr);
+  EXPECT_EQ(json::stringify(echo->input_schema()),
+            json::stringify(json::get(json::get(json::get(manifest, "actions"), "echo"), "input")));
+  EXPECT_TRUE(json::is_object(echo->output_schema()));
+
+  std::vector<std::thread> threads;
+  std::atomic<int> right{0};
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      auto issues = registry.validate_input(*echo, parse(R"({"text":"x","tags":["a",7]})"));
+      const bool bad = std::any_of(issues.begin(), issues.end(),
+                                   [](const SchemaIssue& i) { return i.path == "/tags/1"; });
+      const bool good = registry.validate_input(*echo, parse(R"({"text":"x"})")).empty();
+      if (bad && good) ++right;
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(right.load(), 8);
 }
 
 TEST_F(GoodConnector, OutputViolationIsAClearError) {

@@ -59,9 +59,10 @@ class FakeCatalog final : public plugin::ActionCatalog {
     e->info.kind = kind;
     e->info.requires_connection = needs_connection;
     e->info.auth_kind = needs_connection ? "oauth2" : "none";
-    e->info.input_schema = *json::parse(schema);
+    e->info.input_schema_json = schema;
+    const Json parsed = e->info.input_schema();
     valijson::SchemaParser parser;
-    valijson::adapters::PocoJsonAdapter adapter(e->info.input_schema);
+    valijson::adapters::PocoJsonAdapter adapter(parsed);
     parser.populateSchema(adapter, e->schema);
     e->handler = std::move(h);
     entries_[uses] = std::move(e);

@@ -41,7 +41,8 @@ namespace weft::auth {
 
 // Sends one token/revoke request (the lead wires http::Client::send here). Thread-safe.
 using Transport = std::function<Result<http::Response>(http::Request)>;
-// The whole manifest JSON of a connector id (its `auth` and `settings` are read), or kNotFound.
+// A connector's manifest JSON, or kNotFound. Only its `auth` and `settings` are read, so a lookup
+// may return an object with just those two.
 using ManifestLookup = std::function<Result<Json>(const std::string& connector_id)>;
 
 struct ManagerOptions {

@@ -21,8 +21,8 @@ Json operation_json(const plugin::ActionInfo& op, bool with_schemas) {
   o->set("requires_connection", op.requires_connection);
   if (op.default_interval_seconds) o->set("default_interval_seconds", *op.default_interval_seconds);
   if (with_schemas) {
-    o->set("input", op.input_schema);
-    o->set("output", op.output_schema);
+    o->set("input", op.input_schema());
+    o->set("output", op.output_schema());
   }
   return o;
 }
@@ -82,8 +82,8 @@ void describe_operations(std::ostream& out, const char* heading, const std::vect
     if (!op->description.empty()) out << "    " << op->description << "\n";
     if (!op->requires_connection) out << "    (needs no connection)\n";
     if (op->default_interval_seconds) out << "    polls every " << *op->default_interval_seconds << " s by default\n";
-    out << "    input schema:\n" << indent(json::pretty(op->input_schema), 6) << "\n";
-    out << "    output schema:\n" << indent(json::pretty(op->output_schema), 6) << "\n";
+    out << "    input schema:\n" << indent(json::pretty(op->input_schema()), 6) << "\n";
+    out << "    output schema:\n" << indent(json::pretty(op->output_schema()), 6) << "\n";
   }
 }
 

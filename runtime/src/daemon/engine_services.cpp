@@ -775,8 +775,8 @@ Result<Json> EngineServices::list_connectors() {
         arr->add(json::object({{"name", op->name},
                                {"uses", op->uses},
                                {"title", op->title},
-                               {"input", op->input_schema},
-                               {"output", op->output_schema}}));
+                               {"input", op->input_schema()},
+                               {"output", op->output_schema()}}));
       return Json(arr);
     };
     auto draining = json::new_array();

@@ -70,7 +70,8 @@ class EngineImpl final : public Engine, public plugin::HostServices {
             return Status(Code::kNotFound,
                           "connector '" + id + "' is not loaded (see `weft connectors list`)");
           }
-          return info->manifest;
+          // What the manager reads of a manifest; the whole text is not parsed for it.
+          return Json(json::object({{"auth", info->auth}, {"settings", info->settings}}));
         },
         // Token requests are never retried: a refresh that reached the server may have rotated the
         // pair, and resending the old refresh token is the replay RELIABILITY row 4 forbids (even
@@ -268,7 +269,7 @@ class EngineImpl final : public Engine, public plugin::HostServices {
     }
     std::optional<http::RateSpec> rate;
     if (auto info = registry_->connector(connector)) {
-      Json r = json::get(info->manifest, "rate_limit");
+      Json r = info->rate_limit;
       if (!r.isEmpty()) {
         try {
           rate = http::RateSpec{json::get(r, "requests").convert<int>(),

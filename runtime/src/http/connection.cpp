@@ -107,7 +107,6 @@ bool never_processed(const Status& s) {
 }
 
 Pool::Pool(const ClientOptions& options) : options_(options) {
-  Poco::Net::initializeSSL();
   for (const auto& a : options_.allowed_private_addresses) {
     if (auto r = IpRange::parse(a)) {
       allowed_.push_back(*r);
@@ -120,23 +119,30 @@ Pool::Pool(const ClientOptions& options) : options_(options) {
 
 Pool::~Pool() {
   idle_.clear();
-  tls_ = nullptr;
-  Poco::Net::uninitializeSSL();
+  if (tls_) {
+    tls_ = nullptr;
+    Poco::Net::uninitializeSSL();
+  }
 }
 
 Result<Poco::Net::Context::Ptr> Pool::tls_context() {
   std::lock_guard lock(mu_);
   if (tls_) return tls_;
+  // OpenSSL's TLS side (its error strings, every cipher and digest) is set up with the first https
+  // origin, not before: a daemon that only calls plain-HTTP services never pays its memory.
+  Poco::Net::initializeSSL();
   try {
     // Verification on: the server's chain must lead to a trusted CA and its name must match
     // (Poco's extended verification, on by default, checks the host name).
     const bool system_store = options_.ca_file.empty();
-    tls_ = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "",
-                                  options_.ca_file,  // Poco owns (AutoPtr)
-                                  Poco::Net::Context::VERIFY_STRICT, 9, system_store);
-    tls_->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+    Poco::Net::Context::Ptr ctx = new Poco::Net::Context(Poco::Net::Context::TLS_CLIENT_USE, "", "",
+                                                         options_.ca_file,  // Poco owns (AutoPtr)
+                                                         Poco::Net::Context::VERIFY_STRICT, 9, system_store);
+    ctx->requireMinimumProtocol(Poco::Net::Context::PROTO_TLSV1_2);
+    tls_ = ctx;  // set only once it is whole: the destructor undoes initializeSSL when tls_ is set
     return tls_;
   } catch (const Poco::Exception& e) {
+    Poco::Net::uninitializeSSL();
     return Status(Code::kInvalidArgument,
                   "cannot set up TLS" +
                       (options_.ca_file.empty() ? std::string() : " with CA file " + options_.ca_file) +

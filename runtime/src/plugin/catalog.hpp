@@ -35,12 +35,24 @@ struct ActionInfo {
   OperationKind kind = OperationKind::kAction;
   std::string title;
   std::string description;
-  Json input_schema;
-  Json output_schema;
+  // The schemas as compact JSON text. A loaded daemon keeps them as text, not as parsed documents
+  // (a parsed manifest takes about 8 times its text's memory); validation uses the compiled form
+  // the catalog holds, so these are parsed only to be shown.
+  std::string input_schema_json;
+  std::string output_schema_json;
+  Json input_schema() const { return parsed(input_schema_json); }
+  Json output_schema() const { return parsed(output_schema_json); }
   bool requires_connection = true;
   std::string connector_version;
   std::string auth_kind;                        // "oauth2", "api_token", "none"
   std::optional<int> default_interval_seconds;  // triggers
+
+  // The text parsed, or null when there is none (it came from a validated manifest, so it parses).
+  static Json parsed(const std::string& text) {
+    if (text.empty()) return Json();
+    auto doc = json::parse(text);
+    return doc ? *doc : Json();
+  }
 };
 
 // Everything an invoke needs to know about where it runs.

@@ -42,7 +42,9 @@ struct ConnectorInfo {
   Json auth;               // the manifest's auth object
   Json settings;           // the manifest's settings object ({} when absent): name -> {type, default, ...}
   Json settings_defaults;  // {name: default} for every setting that has one; what create() got
-  Json manifest;           // the whole manifest as loaded
+  Json rate_limit;         // the manifest's rate_limit object, empty when it has none
+  std::string manifest_json;  // the whole manifest, as the connector gave it
+  Json manifest() const { return ActionInfo::parsed(manifest_json); }  // parsed anew on each call
   std::string path;        // the .so it came from
   // Sorted by name; the pointers live as long as this ConnectorInfo.
   std::vector<const ActionInfo*> actions;

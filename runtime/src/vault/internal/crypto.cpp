@@ -2,10 +2,13 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
-#include <openssl/rand.h>
 #include <openssl/sha.h>
+#include <Poco/SHA2Engine.h>
+
+#include <sys/random.h>
 
 #include <cctype>
+#include <cerrno>
 #include <memory>
 
 namespace weft::vault::internal {
@@ -57,19 +60,39 @@ std::string associated_data(std::string_view header, std::string_view context, s
 const unsigned char* u8(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 unsigned char* u8(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
 
+// Random bytes from the kernel's generator (getrandom(2), blocking only until it is seeded at boot).
+// OpenSSL's generator would do the same through a DRBG whose set-up costs the daemon about 200 KB
+// of memory for the few random values the vault needs (keys, nonces, tokens).
+bool fill_random(unsigned char* out, std::size_t n) {
+  while (n > 0) {
+    const ssize_t got = ::getrandom(out, n, 0);
+    if (got < 0) {
+      if (errno == EINTR) continue;
+      return false;
+    }
+    out += got;
+    n -= static_cast<std::size_t>(got);
+  }
+  return true;
+}
+
 }  // namespace
 
 MasterKey::MasterKey(const std::array<unsigned char, kKeyBytes>& bytes) : bytes_(bytes) {
-  unsigned char digest[SHA256_DIGEST_LENGTH];
-  SHA256(bytes_.data(), bytes_.size(), digest);
-  id_ = to_hex(digest, kKeyIdBytes);
+  // Poco's SHA-256, not OpenSSL's: OpenSSL 3 sets up its whole provider machinery (about 200 KB of
+  // heap and 2 MB of its code paged in) on the first digest, and the daemon opens the vault, so
+  // computes this id, at every start, long before it decrypts anything.
+  Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
+  sha.update(bytes_.data(), static_cast<unsigned>(bytes_.size()));
+  const Poco::DigestEngine::Digest& digest = sha.digest();
+  id_ = to_hex(digest.data(), kKeyIdBytes);
 }
 
 MasterKey::~MasterKey() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
 
 Result<MasterKey> MasterKey::generate() {
   std::array<unsigned char, kKeyBytes> b{};
-  if (RAND_bytes(b.data(), static_cast<int>(b.size())) != 1) return {Code::kInternal, "the system random generator failed"};
+  if (!fill_random(b.data(), b.size())) return {Code::kInternal, "the system random generator failed"};
   MasterKey k(b);
   OPENSSL_cleanse(b.data(), b.size());
   return k;
@@ -122,7 +145,7 @@ Result<std::string> seal(const MasterKey& key, std::string_view context, std::st
   rec[0] = static_cast<char>(kRecordVersion);
   from_hex(key.id(), u8(rec) + 1, kKeyIdBytes);
   unsigned char* nonce = u8(rec) + kHeaderBytes;
-  if (RAND_bytes(nonce, static_cast<int>(kNonceBytes)) != 1) return {Code::kInternal, "the system random generator failed"};
+  if (!fill_random(nonce, kNonceBytes)) return {Code::kInternal, "the system random generator failed"};
   const std::string ad = associated_data(std::string_view(rec.data(), kHeaderBytes), context, field);
 
   CtxPtr ctx(EVP_CIPHER_CTX_new());
@@ -183,7 +206,7 @@ std::string sha256_hex(std::string_view data) {
 
 Result<std::string> random_hex(std::size_t n) {
   std::string b(n, '\0');
-  if (RAND_bytes(u8(b), static_cast<int>(n)) != 1) return {Code::kInternal, "the system random generator failed"};
+  if (!fill_random(u8(b), n)) return {Code::kInternal, "the system random generator failed"};
   return to_hex(u8(b), n);
 }
 

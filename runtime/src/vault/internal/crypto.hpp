@@ -31,7 +31,7 @@ class MasterKey {
   MasterKey& operator=(const MasterKey& other) = default;
   ~MasterKey();
 
-  // A fresh key from the OS CSPRNG (RAND_bytes). kInternal when the RNG fails.
+  // A fresh key from the OS CSPRNG (getrandom(2)). kInternal when the RNG fails.
   static Result<MasterKey> generate();
   // Strict standard base64 of exactly 32 bytes (surrounding whitespace ignored). kInvalidArgument
   // naming `origin` (e.g. "WEFT_MASTER_KEY") otherwise; the message never contains the input.
