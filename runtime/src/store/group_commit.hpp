@@ -9,11 +9,11 @@
 #pragma once
 
 #include <algorithm>
-#include <condition_variable>
 #include <cstddef>
 #include <deque>
 #include <functional>
 #include <mutex>
+#include <semaphore>
 #include <span>
 #include <utility>
 #include <vector>
@@ -28,8 +28,8 @@ class GroupCommit {
   struct Write {
     const std::function<Status()>* apply = nullptr;  // not owned; lives on the writer's stack
     Status status;
-    bool done = false;  // guarded by GroupCommit::mu_
-    std::condition_variable cv;
+    bool done = false;              // written before `wake` is released, read after it is acquired
+    std::binary_semaphore wake{0};  // released once: the write is done, or its writer leads next
   };
   // Runs on the leader's thread, never concurrently with itself. Must set every write's status.
   using CommitFn = std::function<void(std::span<Write* const> batch)>;
@@ -46,25 +46,41 @@ class GroupCommit {
   Status submit(const std::function<Status()>& apply) {
     Write w;
     w.apply = &apply;
-    std::unique_lock lock(mu_);
-    queue_.push_back(&w);
-    w.cv.wait(lock, [&] { return w.done || queue_.front() == &w; });
-    if (w.done) return std::move(w.status);
+    bool leads = false;
+    {
+      std::lock_guard lock(mu_);
+      queue_.push_back(&w);
+      leads = queue_.front() == &w;
+    }
+    if (!leads) {
+      // Each writer sleeps on its own semaphore, so the leader wakes exactly the writers it
+      // committed and none of them then queues on mu_ behind the others.
+      w.wake.acquire();
+      if (w.done) return std::move(w.status);
+    }
 
     // Leader: everything queued so far (our own write first) goes into one commit.
-    const std::size_t n = std::min(queue_.size(), kMaxBatch);
-    std::vector<Write*> batch(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
-    lock.unlock();
+    std::vector<Write*> batch;
+    {
+      std::lock_guard lock(mu_);
+      const std::size_t n = std::min(queue_.size(), kMaxBatch);
+      batch.assign(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(n));
+    }
     commit_(batch);
-    lock.lock();
+    Write* next = nullptr;
+    {
+      std::lock_guard lock(mu_);
+      queue_.erase(queue_.begin(), queue_.begin() + static_cast<std::ptrdiff_t>(batch.size()));
+      if (!queue_.empty()) next = queue_.front();
+    }
+    // The next leader first, so its commit overlaps the wake-ups below. A woken writer may return
+    // (and its Write go) as soon as its semaphore is released; nothing here touches it after that.
+    if (next != nullptr) next->wake.release();
     for (Write* b : batch) {
-      queue_.pop_front();
       if (b == &w) continue;
       b->done = true;
-      // Notified under mu_, so the waiter cannot return (and destroy b) until we are done with it.
-      b->cv.notify_one();
+      b->wake.release();
     }
-    if (!queue_.empty()) queue_.front()->cv.notify_one();  // the next leader
     return std::move(w.status);
   }
 
