@@ -8,12 +8,17 @@
 //   Status s = gc.submit(apply);   // returns once the batch holding it has been committed (or failed)
 #pragma once
 
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <atomic>
+#include <cstdint>
 #include <cstddef>
 #include <deque>
 #include <functional>
 #include <mutex>
-#include <semaphore>
 #include <span>
 #include <utility>
 #include <vector>
@@ -22,14 +27,37 @@
 
 namespace weft::store {
 
+// A one-shot wake-up on a futex of its own: wait() sleeps until set(). Not std::binary_semaphore:
+// libstdc++'s waits spin with sched_yield before they sleep, which on a busy 2-core machine was a
+// context switch more per write. set() may be the last thing done to the object: the waiter can
+// return and destroy it as soon as the flag is visible, and the FUTEX_WAKE that follows only
+// names the address (a later futex at the same address may see one spurious wake-up, which every
+// futex wait tolerates), as with glibc's sem_post.
+class Wakeup {
+ public:
+  void wait() {
+    while (flag_.load(std::memory_order_acquire) == 0) {
+      ::syscall(SYS_futex, &flag_, FUTEX_WAIT_PRIVATE, 0, nullptr, nullptr, 0);
+    }
+  }
+  void set() {
+    flag_.store(1, std::memory_order_release);
+    ::syscall(SYS_futex, &flag_, FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
+  }
+
+ private:
+  static_assert(sizeof(std::atomic<std::uint32_t>) == sizeof(std::uint32_t));
+  std::atomic<std::uint32_t> flag_{0};
+};
+
 class GroupCommit {
  public:
   // One queued write. The commit function calls apply and sets status; the rest is the queue's.
   struct Write {
     const std::function<Status()>* apply = nullptr;  // not owned; lives on the writer's stack
     Status status;
-    bool done = false;              // written before `wake` is released, read after it is acquired
-    std::binary_semaphore wake{0};  // released once: the write is done, or its writer leads next
+    bool done = false;  // written before `wake` is set, read after it was seen set
+    Wakeup wake;        // set once: the write is done, or its writer leads next
   };
   // Runs on the leader's thread, never concurrently with itself. Must set every write's status.
   using CommitFn = std::function<void(std::span<Write* const> batch)>;
@@ -53,9 +81,9 @@ class GroupCommit {
       leads = queue_.front() == &w;
     }
     if (!leads) {
-      // Each writer sleeps on its own semaphore, so the leader wakes exactly the writers it
+      // Each writer sleeps on its own futex, so the leader wakes exactly the writers it
       // committed and none of them then queues on mu_ behind the others.
-      w.wake.acquire();
+      w.wake.wait();
       if (w.done) return std::move(w.status);
     }
 
@@ -75,11 +103,11 @@ class GroupCommit {
     }
     // The next leader first, so its commit overlaps the wake-ups below. A woken writer may return
     // (and its Write go) as soon as its semaphore is released; nothing here touches it after that.
-    if (next != nullptr) next->wake.release();
+    if (next != nullptr) next->wake.set();
     for (Write* b : batch) {
       if (b == &w) continue;
       b->done = true;
-      b->wake.release();
+      b->wake.set();
     }
     return std::move(w.status);
   }
