@@ -195,15 +195,14 @@ class Checkpointer {
   static constexpr int kInlineFrames = 4000;  // about 16 MB of WAL at 4 KiB pages
 
   explicit Checkpointer(const std::string& path) {
-    if (sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) != SQLITE_OK) {
-      sqlite3_close(db_);
-      db_ = nullptr;
-      return;
-    }
-    sqlite3_busy_timeout(db_, kBusyTimeoutMs);
     // A connection learns the file is in WAL mode when it first reads it; until then a
-    // checkpoint through it does nothing (and says the database is not in WAL mode).
-    if (sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr) != SQLITE_OK) {
+    // checkpoint through it does nothing (and says the database is not in WAL mode). Without this
+    // connection the store checkpoints inline, as SQLite would.
+    const bool opened =
+        sqlite3_open_v2(path.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, nullptr) == SQLITE_OK &&
+        sqlite3_busy_timeout(db_, kBusyTimeoutMs) == SQLITE_OK &&
+        sqlite3_exec(db_, "PRAGMA journal_mode=WAL", nullptr, nullptr, nullptr) == SQLITE_OK;
+    if (!opened) {
       sqlite3_close(db_);
       db_ = nullptr;
       return;
@@ -222,9 +221,8 @@ class Checkpointer {
     sqlite3_close(db_);
   }
 
-  // Called from the WAL hook after every commit, with the pages now in the WAL. Returns true
-  // when the caller should checkpoint inline.
-  // Runs on the committing thread, which holds the store's connection lock.
+  // Called from the WAL hook after every commit (on the committing thread, which holds the
+  // store's connection lock) with the pages now in the WAL. True: the caller checkpoints inline.
   bool committed(int wal_pages) {
     if (wal_pages >= kInlineFrames || (db_ == nullptr && wal_pages >= kFrames)) return true;
     if (wal_pages < signalled_at_) signalled_at_ = 0;  // the WAL started over
