@@ -102,7 +102,7 @@ class GroupCommit {
       if (!queue_.empty()) next = queue_.front();
     }
     // The next leader first, so its commit overlaps the wake-ups below. A woken writer may return
-    // (and its Write go) as soon as its semaphore is released; nothing here touches it after that.
+    // (and its Write go) as soon as its wake-up is set; nothing here touches it after that.
     if (next != nullptr) next->wake.set();
     for (Write* b : batch) {
       if (b == &w) continue;

@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <openssl/sha.h>
-#include <Poco/SHA2Engine.h>
 
 #include <sys/random.h>
 
@@ -60,9 +59,8 @@ std::string associated_data(std::string_view header, std::string_view context, s
 const unsigned char* u8(std::string_view s) { return reinterpret_cast<const unsigned char*>(s.data()); }
 unsigned char* u8(std::string& s) { return reinterpret_cast<unsigned char*>(s.data()); }
 
-// Random bytes from the kernel's generator (getrandom(2), blocking only until it is seeded at boot).
-// OpenSSL's generator would do the same through a DRBG whose set-up costs the daemon about 200 KB
-// of memory for the few random values the vault needs (keys, nonces, tokens).
+// Random bytes from the kernel's generator (getrandom(2), blocking only until it is seeded at boot),
+// the source OpenSSL's own generator seeds from; the vault needs only a few (keys, nonces, tokens).
 bool fill_random(unsigned char* out, std::size_t n) {
   while (n > 0) {
     const ssize_t got = ::getrandom(out, n, 0);
@@ -79,13 +77,9 @@ bool fill_random(unsigned char* out, std::size_t n) {
 }  // namespace
 
 MasterKey::MasterKey(const std::array<unsigned char, kKeyBytes>& bytes) : bytes_(bytes) {
-  // Poco's SHA-256, not OpenSSL's: OpenSSL 3 sets up its whole provider machinery (about 200 KB of
-  // heap and 2 MB of its code paged in) on the first digest, and the daemon opens the vault, so
-  // computes this id, at every start, long before it decrypts anything.
-  Poco::SHA2Engine sha(Poco::SHA2Engine::SHA_256);
-  sha.update(bytes_.data(), static_cast<unsigned>(bytes_.size()));
-  const Poco::DigestEngine::Digest& digest = sha.digest();
-  id_ = to_hex(digest.data(), kKeyIdBytes);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(bytes_.data(), bytes_.size(), digest);
+  id_ = to_hex(digest, kKeyIdBytes);
 }
 
 MasterKey::~MasterKey() { OPENSSL_cleanse(bytes_.data(), bytes_.size()); }
