@@ -2,6 +2,7 @@
 // connection's credentials, paces and retries) and returns {status, headers, body}.
 #include <Poco/Dynamic/Var.h>
 #include <Poco/JSON/Array.h>
+#include <Poco/JSON/Handler.h>
 #include <Poco/JSON/Object.h>
 #include <Poco/JSON/Parser.h>
 #include <Poco/String.h>
@@ -61,6 +62,49 @@ bool is_json_content_type(const Object::Ptr& headers) {
   return false;
 }
 
+// A Poco::JSON handler that keeps nothing: the parser checks a document's syntax and builds no tree.
+class SyntaxOnly final : public Poco::JSON::Handler {
+ public:
+  void reset() override {}
+  void startObject() override {}
+  void endObject() override {}
+  void startArray() override {}
+  void endArray() override {}
+  void key(const std::string&) override {}
+  void null() override {}
+  void value(int) override {}
+  void value(unsigned) override {}
+  void value(Poco::Int64) override {}
+  void value(Poco::UInt64) override {}
+  void value(const std::string&) override {}
+  void value(double) override {}
+  void value(bool) override {}
+};
+
+// Whether text is a JSON object or array that the host's parser takes as is, so the output can
+// carry it verbatim instead of a parsed and re-written copy. Poco's parser refuses what follows the
+// document and (with its usual handler) a bare scalar at the top, hence the first-byte check.
+bool is_json_document(const std::string& text) {
+  const auto first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string::npos || (text[first] != '{' && text[first] != '[')) return false;
+  try {
+    Poco::JSON::Parser parser(new SyntaxOnly);  // Poco's Ptr takes ownership
+    parser.parse(text);
+    return true;
+  } catch (const Poco::Exception&) {
+    return false;  // a server that labels text as JSON: the text is handed over instead
+  }
+}
+
+void append_member(std::string& out, const char* name) {
+  if (out.size() > 1) out += ',';
+  out += '"';
+  out += name;
+  out += "\":";
+}
+
+// The request goes to the host and the output to the engine as JSON text written here, member by
+// member: neither is built as a Poco object first.
 std::string request(weft::sdk::Call& call, std::string_view input_text) {
   Object::Ptr input = parse(input_text, "the input").extract<Object::Ptr>();
   if (input->has("json") && input->has("body")) {
@@ -69,27 +113,44 @@ std::string request(weft::sdk::Call& call, std::string_view input_text) {
   const std::string method = input->getValue<std::string>("method");
   const std::string url = input->getValue<std::string>("url");
 
-  Object::Ptr req = new Object(Poco::JSON_PRESERVE_KEY_ORDER);  // Poco's Ptr takes ownership
-  req->set("method", method);
-  req->set("url", url);
+  std::string req = "{";
+  append_member(req, "method");
+  weft::poco_json::append_string(req, method);
+  append_member(req, "url");
+  weft::poco_json::append_string(req, url);
   Object::Ptr headers = input->has("headers") ? input->getObject("headers") : Object::Ptr(new Object());
   if (input->has("json")) {
     bool has_type = false;
     for (const auto& [name, value] : *headers) has_type |= Poco::icompare(name, "content-type") == 0;
     if (!has_type) headers->set("Content-Type", std::string("application/json"));
-    req->set("body", to_json(input->get("json")));
+    append_member(req, "body");
+    weft::poco_json::append_string(req, to_json(input->get("json")));
   } else if (input->has("body")) {
-    req->set("body", input->getValue<std::string>("body"));
+    append_member(req, "body");
+    weft::poco_json::append_string(req, input->getValue<std::string>("body"));
   }
-  req->set("headers", headers);
+  append_member(req, "headers");
+  req += to_json(headers);
   if (input->has("query")) {
-    Object::Ptr query = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-    for (const auto& [name, value] : *input->getObject("query")) query->set(name, value.convert<std::string>());
-    req->set("query", query);
+    append_member(req, "query");
+    req += '{';
+    bool first = true;
+    for (const auto& [name, value] : *input->getObject("query")) {
+      if (!first) req += ',';
+      first = false;
+      weft::poco_json::append_string(req, name);
+      req += ':';
+      weft::poco_json::append_string(req, value.convert<std::string>());
+    }
+    req += '}';
   }
-  if (input->has("timeout_ms")) req->set("timeout_ms", input->get("timeout_ms"));
+  if (input->has("timeout_ms")) {
+    append_member(req, "timeout_ms");
+    req += to_json(input->get("timeout_ms"));
+  }
+  req += '}';
 
-  Object::Ptr resp = parse(call.http(to_json(req)), "the host's HTTP response").extract<Object::Ptr>();
+  Object::Ptr resp = parse(call.http(req), "the host's HTTP response").extract<Object::Ptr>();
   const int status = resp->getValue<int>("status");
   Object::Ptr resp_headers = resp->has("headers") ? resp->getObject("headers") : Object::Ptr(new Object());
   const std::string body = resp->has("body") ? resp->getValue<std::string>("body") : std::string();
@@ -100,20 +161,21 @@ std::string request(weft::sdk::Call& call, std::string_view input_text) {
                                               without_query(url) + ": " + excerpt(body));
   }
 
-  Object::Ptr out = new Object(Poco::JSON_PRESERVE_KEY_ORDER);
-  out->set("status", status);
-  out->set("headers", resp_headers);
-  Poco::Dynamic::Var parsed = body;
-  if (!body.empty() && is_json_content_type(resp_headers)) {
-    try {
-      Poco::JSON::Parser parser;
-      parsed = parser.parse(body);
-    } catch (const Poco::Exception&) {
-      // A server that labels text as JSON: hand the text over rather than fail a 2xx call.
-    }
+  // {status, headers, body}: a JSON body (by its content type, and if it parses) as the document
+  // itself, anything else as text.
+  std::string out = "{";
+  append_member(out, "status");
+  out += std::to_string(status);
+  append_member(out, "headers");
+  out += to_json(resp_headers);
+  append_member(out, "body");
+  if (!body.empty() && is_json_content_type(resp_headers) && is_json_document(body)) {
+    out += body;
+  } else {
+    weft::poco_json::append_string(out, body);
   }
-  out->set("body", parsed);
-  return to_json(out);
+  out += '}';
+  return out;
 }
 
 class HttpConnector : public weft::sdk::Connector {

@@ -67,6 +67,49 @@ TEST(EngineServices, ABrokenEditKeepsThePreviousVersionServingAndIsReported) {
   EXPECT_EQ(json::get_string(*run, "status"), "succeeded");
 }
 
+// A synchronous run is answered with text written straight from its record; it must be the text of
+// the record's object form, for a real run and for records with odd strings, nulls and no steps.
+TEST(EngineServices, RunTextIsTheRecordObjectsTextByteForByte) {
+  Fixture f;
+  f.dir.write("flows/a.yaml", f.flow("a", "  webhook: {}\n"));
+  ASSERT_TRUE(f.services->reload().ok());
+  Json trigger = json::object({{"type", std::string("webhook")},
+                               {"body", json::object({{"k", std::string("v\"\n\xC3\xA9")}})},
+                               {"headers", json::object({{"X-A", std::string("1")}})}});
+  auto text = f.services->run_workflow_text("a", trigger);
+  ASSERT_TRUE(text.ok()) << text.status().to_string();
+  auto back = json::parse(*text);
+  ASSERT_TRUE(back.ok()) << back.status().to_string();
+  EXPECT_EQ(json::get_string(*back, "status"), "succeeded");
+  auto stored = f.engine->runs().get_run(json::get_string(*back, "id"));
+  ASSERT_TRUE(stored.ok()) << stored.status().to_string();
+  // What was answered is what was recorded (the stored objects come back with sorted keys).
+  auto stored_back = json::parse(run_to_text(*stored, true));
+  ASSERT_TRUE(stored_back.ok());
+  EXPECT_EQ(json::stringify(*back), json::stringify(*stored_back));
+  EXPECT_EQ(run_to_text(*stored, true), json::stringify(run_to_json(*stored, true)));
+  EXPECT_EQ(run_to_text(*stored, false), json::stringify(run_to_json(*stored, false)));
+
+  store::RunRecord odd;
+  odd.id = "r\\1";
+  odd.workflow = "w\t";
+  odd.status = store::RunStatus::kFailed;
+  odd.error = std::string("bad \x01 byte");
+  odd.started_at_ms = -1;
+  odd.finished_at_ms = 9007199254740993;
+  store::StepRecord step;
+  step.index = 3;
+  step.step_id = "s";
+  step.uses = "x.y";
+  step.input = json::object({{"list", Json(json::new_array())}, {"n", 1.5}});
+  step.error = "\"quoted\"";
+  odd.steps = {step, store::StepRecord{}};
+  EXPECT_EQ(run_to_text(odd, true), json::stringify(run_to_json(odd, true)));
+  EXPECT_EQ(run_to_text(store::RunRecord{}, true), json::stringify(run_to_json(store::RunRecord{}, true)));
+
+  EXPECT_EQ(f.services->run_workflow_text("nope", trigger).status().code(), Code::kNotFound);
+}
+
 TEST(EngineServices, TwoFilesWithOneNameTheFirstWinsTheSecondIsRefused) {
   Fixture f;
   f.dir.write("flows/1.yaml", f.flow("same", "  webhook: {}\n"));

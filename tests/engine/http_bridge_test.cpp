@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <vector>
+
 #include "engine/http_bridge.hpp"
 
 namespace weft {
@@ -53,6 +55,30 @@ TEST(HttpBridge, ResponseHeadersAreLowerCasedAndRepeatsJoined) {
   r.body = "{}";
   EXPECT_EQ(json::stringify(http_bridge::response_to_json(r)),
             R"({"status":201,"headers":{"content-type":"application/json","set-cookie":"a=1, b=2"},"body":"{}"})");
+}
+
+// The text the host hands a connector is written straight from the response; it must be the very
+// text of the object form, for escapes, repeats in any case, non-ASCII bytes and empty parts too.
+TEST(HttpBridge, ResponseTextIsTheObjectsTextByteForByte) {
+  std::vector<http::Response> cases(5);
+  cases[0].status = 201;
+  cases[0].headers = {{"Content-Type", "application/json"}, {"Set-Cookie", "a=1"}, {"set-cookie", "b=2"}};
+  cases[0].body = "{}";
+  cases[1].status = 200;  // nothing at all
+  cases[2].status = 502;
+  cases[2].headers = {{"X-Quote", "say \"hi\"\\"}, {"X-Ctl", std::string("a\tb\x01", 5)}, {"X-A", "1"},
+                      {"x-a", "2"}, {"X-A", "3"}, {"X-Utf8", "caf\xc3\xa9"}};
+  cases[2].body = "line 1\nline 2\r\n\"quoted\" \\ \x7f \xe2\x82\xac";
+  cases[3].status = 204;
+  cases[3].headers = {{"", ""}, {"Empty", ""}};
+  cases[4].status = 200;
+  cases[4].body = std::string(100000, 'x') + "\"";
+  for (const auto& r : cases) {
+    EXPECT_EQ(http_bridge::response_to_text(r), json::stringify(http_bridge::response_to_json(r))) << r.status;
+    auto back = json::parse(http_bridge::response_to_text(r));
+    ASSERT_TRUE(back.ok()) << back.status().to_string();
+    EXPECT_EQ(json::get_string(*back, "body"), r.body);
+  }
 }
 
 TEST(HttpBridge, AuthDefaultsToTrue) {

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "core/json.hpp"
 #include "plugin/registry.hpp"
@@ -78,6 +79,34 @@ TEST_F(HttpConnector, TextResponseStaysAString) {
   ASSERT_TRUE(json::get(*out, "body").isString());
   EXPECT_EQ(json::get_string(*out, "body"), "{\"looks\":\"like json\"}");
   EXPECT_EQ(json::get_string(json::get(*out, "headers"), "Content-Type"), "text/plain");
+}
+
+// A body labelled JSON is the document when it is one (pretty-printed, nested, with escapes), and
+// the text itself when it is not a whole object or array: broken, a bare scalar, trailing bytes.
+TEST_F(HttpConnector, JsonLabelledBodyIsTheDocumentOnlyWhenItIsOne) {
+  struct Case {
+    std::string body;
+    std::string expected;  // the output's body as JSON text
+  };
+  const std::vector<Case> cases = {
+      {"{\n  \"b\": [1, {\"c\": \"x\\u00e9\\n\"}],\n  \"a\": null\n}\n", "{\"a\":null,\"b\":[1,{\"c\":\"x\xC3\xA9\\n\"}]}"},
+      {" [ ] ", "[]"},
+      {R"({"a":1)", R"("{\"a\":1")"},
+      {R"({"a":1} trailing)", R"("{\"a\":1} trailing")"},
+      {"42", R"("42")"},
+      {R"("just a string")", R"("\"just a string\"")"},
+      {"", R"("")"},
+  };
+  std::size_t i = 0;
+  weft::test::LocalServer server([&](auto&, auto& resp) {
+    resp.setContentType("application/problem+json");
+    resp.send() << cases[i].body;
+  });
+  for (i = 0; i < cases.size(); ++i) {
+    auto out = call(R"({"method":"GET","url":")" + server.url("/j") + R"("})");
+    ASSERT_TRUE(out.ok()) << i << ": " << out.status().to_string();
+    EXPECT_EQ(json::stringify(json::get(*out, "body")), cases[i].expected) << i;
+  }
 }
 
 TEST_F(HttpConnector, NonSuccessStatusFailsQuotingStatusAndBody) {

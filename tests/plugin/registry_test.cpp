@@ -182,6 +182,45 @@ TEST_F(GoodConnector, InputViolationNamesPathAndRule) {
   EXPECT_TRUE(registry.validate_input(*registry.find("good.echo"), parse(R"({"text":"x"})")).empty());
 }
 
+// Inputs that fitted are remembered by their text so a constant `with:` skips the schema check on
+// later runs; a remembered fit must never let a misfit through, however the two interleave, and
+// more distinct inputs than the memo holds must still all be checked right.
+TEST_F(GoodConnector, RememberedFitsNeverLetAMisfitThrough) {
+  const std::string fit = R"({"text":"x","count":2})";
+  const std::string misfit = R"({"text":"x","count":-2})";  // count has a minimum of 0
+  for (int round = 0; round < 3; ++round) {
+    EXPECT_TRUE(invoke("good.echo", fit).ok()) << round;
+    auto bad = invoke("good.echo", misfit);
+    ASSERT_FALSE(bad.ok()) << round;
+    EXPECT_NE(bad.status().message().find("at /count"), std::string::npos) << bad.status().message();
+  }
+  // Past the memo's size, misfits between each fit still fail and every fit still passes.
+  for (int i = 0; i < 40; ++i) {
+    EXPECT_TRUE(invoke("good.echo", R"({"text":"t)" + std::to_string(i) + R"("})").ok()) << i;
+    EXPECT_FALSE(invoke("good.echo", R"({"text":)" + std::to_string(i) + "}").ok()) << i;
+  }
+  // An input longer than the memo keeps (4 KB of text) is checked every time.
+  const std::string long_text(5000, 'a');
+  EXPECT_TRUE(invoke("good.echo", R"({"text":")" + long_text + R"("})").ok());
+  EXPECT_FALSE(invoke("good.echo", R"({"text":")" + long_text + R"(","count":-1})").ok());
+
+  // From many threads at once: the same two texts over and over.
+  std::atomic<int> passed{0};
+  std::atomic<int> refused{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&] {
+      for (int i = 0; i < 100; ++i) {
+        if (invoke("good.echo", fit).ok()) ++passed;
+        if (!invoke("good.echo", misfit).ok()) ++refused;
+      }
+    });
+  }
+  for (auto& th : threads) th.join();
+  EXPECT_EQ(passed.load(), 800);
+  EXPECT_EQ(refused.load(), 800);
+}
+
 // The daemon keeps manifests and schemas as text and compiles an operation's schemas on first use:
 // what the CLI and the API show is the manifest as the connector gave it, and the first validations
 // (from many threads at once) give the same answers as the later ones.

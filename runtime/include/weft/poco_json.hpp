@@ -3,6 +3,8 @@
 // their documents with Poco::JSON; needs Poco Foundation and JSON.
 //
 //   std::string text = weft::poco_json::condense(var);   // == Poco::JSON::Stringifier::condense
+//   weft::poco_json::append_string(text, "a \"quoted\" name");  // one string literal, escaped alike
+//   weft::poco_json::append(text, var);                           // condense(var), added to text
 #pragma once
 
 #include <Poco/Dynamic/Var.h>
@@ -13,12 +15,26 @@
 
 #include <algorithm>
 #include <charconv>
+#include <deque>
 #include <sstream>
 #include <string>
 #include <typeinfo>
 #include <vector>
 
 namespace weft::poco_json {
+
+// Appends s as a JSON string literal, quoted and escaped exactly as condense() writes strings.
+inline void append_string(std::string& out, const std::string& s) {
+  for (unsigned char c : s) {
+    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+      out += Poco::toJSON(s, Poco::JSON_WRAP_STRINGS);
+      return;
+    }
+  }
+  out += '"';
+  out += s;
+  out += '"';
+}
 
 namespace internal {
 
@@ -79,7 +95,9 @@ class Writer {
       // Poco keeps insertion order only in a private list; getNames() reads it (or the sorted
       // map's order, for an object that does not keep one), and each name is then found in the
       // map, by a binary search over its entries once the object is bigger than a few members.
-      const Poco::JSON::Object::NameList names = o.getNames();
+      const NameListLease lease;
+      Poco::JSON::Object::NameList& names = lease.names;
+      o.getNames(names);
       if (names.size() <= 8) {
         for (const auto& name : names) {
           for (const auto& entry : o) {
@@ -115,17 +133,7 @@ class Writer {
     out_ += ']';
   }
 
-  void string(const std::string& s) {
-    for (unsigned char c : s) {
-      if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-        out_ += Poco::toJSON(s, Poco::JSON_WRAP_STRINGS);
-        return;
-      }
-    }
-    out_ += '"';
-    out_ += s;
-    out_ += '"';
-  }
+  void string(const std::string& s) { append_string(out_, s); }
 
   template <class T>
   void integer(T n) {
@@ -140,10 +148,46 @@ class Writer {
     out_ += os.str();
   }
 
+  // The name list for one object being written. Each thread keeps one list per nesting depth of
+  // the objects it is writing, reused from call to call, so getNames() rarely allocates (short
+  // names fit in the strings themselves). The depth is given back when the object is done, also
+  // when writing a value throws.
+  class NameListLease {
+   public:
+    NameListLease() : names(take()) {}
+    ~NameListLease() {
+      // A big object's list is not kept: a thread holds only small lists between calls.
+      if (names.capacity() > kKeptNames) Poco::JSON::Object::NameList().swap(names);
+      --lists().depth;
+    }
+    NameListLease(const NameListLease&) = delete;
+    NameListLease& operator=(const NameListLease&) = delete;
+    Poco::JSON::Object::NameList& names;
+
+   private:
+    static constexpr std::size_t kKeptNames = 64;
+    struct Lists {
+      std::deque<Poco::JSON::Object::NameList> by_depth;  // a deque: outer lists stay put
+      std::size_t depth = 0;
+    };
+    static Lists& lists() {
+      static thread_local Lists l;
+      return l;
+    }
+    static Poco::JSON::Object::NameList& take() {
+      Lists& l = lists();
+      if (l.by_depth.size() <= l.depth) l.by_depth.emplace_back();
+      return l.by_depth[l.depth++];
+    }
+  };
+
   std::string& out_;
 };
 
 }  // namespace internal
+
+// Appends the compact JSON text of v to out (what condense(v) returns).
+inline void append(std::string& out, const Poco::Dynamic::Var& v) { internal::Writer(out).value(v); }
 
 inline std::string condense(const Poco::Dynamic::Var& v) {
   std::string out;

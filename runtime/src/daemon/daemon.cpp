@@ -46,6 +46,15 @@ bool private_header(const std::string& name, const WebhookPolicy& policy) {
          (policy.kind != WebhookPolicy::Kind::kNone && name == Poco::toLower(policy.header));
 }
 
+// A synchronous run's answer: its record, as the text the run service wrote.
+Response run_text_response(const Result<std::string>& run) {
+  if (!run) return Response::from_status(run.status());
+  Response r;
+  r.status = 200;
+  r.body = *run;
+  return r;
+}
+
 Response run_response(const Result<Json>& run, bool async) {
   if (!run) return Response::from_status(run.status());
   if (!async) return Response::json(200, *run);
@@ -192,6 +201,7 @@ void Daemon::add_routes() {
     Json async_v = json::get(*body, "async");
     bool async = !async_v.isEmpty() && async_v.isBoolean() && async_v.extract<bool>();
     Json trigger = json::object({{"type", "api"}, {"inputs", inputs}});
+    if (!async) return run_text_response(s.runs->run_workflow_text(name, trigger));
     return run_response(s.runs->trigger_workflow(name, trigger, async), async);
   });
   r.add("GET", "/v1/runs", [&s](const Request& q) {
@@ -254,6 +264,7 @@ void Daemon::add_routes() {
         Json trigger = json::object(
             {{"type", "webhook"}, {"body", body}, {"headers", Json(headers)}, {"query", Json(query)}});
         bool async = s.workflows->webhook_is_async(name);
+        if (!async) return run_text_response(s.runs->run_workflow_text(name, trigger));
         return run_response(s.runs->trigger_workflow(name, trigger, async), async);
       },
       Auth::kNone);

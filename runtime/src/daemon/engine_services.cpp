@@ -17,6 +17,7 @@
 #include "core/log.hpp"
 #include "http/client.hpp"
 #include "plugin/registry.hpp"
+#include "weft/poco_json.hpp"
 
 namespace weft::daemon {
 namespace {
@@ -111,6 +112,64 @@ Json run_to_json(const store::RunRecord& run, bool with_steps) {
     o->set("steps", steps);
   }
   return Json(o);
+}
+
+namespace {
+void append_member(std::string& out, const char* name, bool first = false) {
+  if (!first) out += ',';
+  out += '"';
+  out += name;
+  out += "\":";
+}
+void append_member(std::string& out, const char* name, const std::string& value) {
+  append_member(out, name);
+  poco_json::append_string(out, value);
+}
+void append_member(std::string& out, const char* name, std::int64_t value) {
+  append_member(out, name);
+  out += std::to_string(value);
+}
+void append_member(std::string& out, const char* name, const Json& value) {
+  append_member(out, name);
+  poco_json::append(out, value);
+}
+}  // namespace
+
+std::string run_to_text(const store::RunRecord& run, bool with_steps) {
+  // The members and their order are run_to_json's and step_to_json's.
+  std::string out = "{";
+  append_member(out, "id", true);
+  poco_json::append_string(out, run.id);
+  append_member(out, "workflow", run.workflow);
+  append_member(out, "status", std::string(store::to_string(run.status)));
+  append_member(out, "error", run.error);
+  append_member(out, "started_at_ms", std::int64_t{run.started_at_ms});
+  append_member(out, "finished_at_ms", std::int64_t{run.finished_at_ms});
+  append_member(out, "inputs", run.inputs);
+  append_member(out, "trigger", run.trigger);
+  if (with_steps) {
+    append_member(out, "steps");
+    out += '[';
+    for (std::size_t i = 0; i < run.steps.size(); ++i) {
+      const store::StepRecord& s = run.steps[i];
+      out += i == 0 ? "{" : ",{";
+      append_member(out, "index", true);
+      out += std::to_string(s.index);
+      append_member(out, "id", s.step_id);
+      append_member(out, "uses", s.uses);
+      append_member(out, "status", std::string(store::to_string(s.status)));
+      append_member(out, "input", s.input);
+      append_member(out, "output", s.output);
+      append_member(out, "error", s.error);
+      append_member(out, "started_at_ms", std::int64_t{s.started_at_ms});
+      append_member(out, "finished_at_ms", std::int64_t{s.finished_at_ms});
+      append_member(out, "duration_us", std::int64_t{s.duration_us});
+      out += '}';
+    }
+    out += ']';
+  }
+  out += '}';
+  return out;
 }
 
 EngineServices::EngineServices(engine::Engine& engine, std::string workflows_dir, Metrics* metrics,
@@ -634,16 +693,33 @@ Status EngineServices::record_run(const workflow::Workflow& wf, const workflow::
   return engine_.runs().create_run(run);
 }
 
-Result<Json> EngineServices::trigger_workflow(const std::string& name, const Json& trigger, bool async) {
+Result<std::string> EngineServices::run_workflow_text(const std::string& name, const Json& trigger) {
   auto l = find(name);
   if (!l) return not_found_workflow(name);
+  auto req = run_request(*l->wf, trigger);
+  if (!req) return req.status();
+  auto r = execute(*l->wf, std::move(*req));
+  if (!r) return r.status();
+  return run_to_text(*r, true);
+}
+
+Result<workflow::RunRequest> EngineServices::run_request(const workflow::Workflow& wf, const Json& trigger) {
   Json given = json::get(trigger, "inputs");
   if (given.isEmpty()) given = json::object();
-  auto inputs = workflow::inputs_from_json(*l->wf, given);
+  auto inputs = workflow::inputs_from_json(wf, given);
   if (!inputs) return inputs.status();
   workflow::RunRequest req;
   req.inputs = *inputs;
   req.trigger = trigger;
+  return req;
+}
+
+Result<Json> EngineServices::trigger_workflow(const std::string& name, const Json& trigger, bool async) {
+  auto l = find(name);
+  if (!l) return not_found_workflow(name);
+  auto made = run_request(*l->wf, trigger);
+  if (!made) return made.status();
+  workflow::RunRequest req = std::move(*made);
   if (!async) {
     auto r = execute(*l->wf, req);
     if (!r) return r.status();

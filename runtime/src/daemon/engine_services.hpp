@@ -53,6 +53,8 @@ Result<WorkflowTriggers> read_triggers(const workflow::Workflow& wf);
 // A run record as the API shows it: {id, workflow, status, error, started_at_ms, finished_at_ms,
 // inputs, trigger[, steps: [{index, id, uses, status, input, output, error, duration_us}]]}.
 Json run_to_json(const store::RunRecord& run, bool with_steps);
+// json::stringify(run_to_json(run, with_steps)), written straight from the record.
+std::string run_to_text(const store::RunRecord& run, bool with_steps);
 
 // How the daemon loads the files of its watched connector directories.
 struct ConnectorLoading {
@@ -136,6 +138,7 @@ class EngineServices final : public RunService,
 
   // RunService
   Result<Json> trigger_workflow(const std::string& name, const Json& trigger, bool async) override;
+  Result<std::string> run_workflow_text(const std::string& name, const Json& trigger) override;
   Result<Json> list_runs(const Json& filter) override;
   Result<Json> get_run(const std::string& id) override;
   // WorkflowService
@@ -161,6 +164,8 @@ class EngineServices final : public RunService,
   // Runs on the calling thread (tracked as active) and counts the outcome. An empty run_id gets a
   // fresh one.
   Result<store::RunRecord> execute(const workflow::Workflow& wf, workflow::RunRequest req);
+  // The request for a run of wf by trigger: its inputs checked against the workflow and completed.
+  static Result<workflow::RunRequest> run_request(const workflow::Workflow& wf, const Json& trigger);
   Result<store::RunRecord> resume(const workflow::Workflow& wf, const std::string& run_id);
   // Records req as a `running` run with every step pending (what Executor::run records first).
   Status record_run(const workflow::Workflow& wf, const workflow::RunRequest& req);

@@ -26,6 +26,13 @@ class RunService {
   // at once with at least {"id", "status"}. not_found for an unknown workflow; invalid_argument for
   // inputs that do not match the workflow.
   virtual Result<Json> trigger_workflow(const std::string& name, const Json& trigger, bool async) = 0;
+  // trigger_workflow(name, trigger, false) with the record as its JSON text, which is what a
+  // synchronous webhook answers. An implementation may write the text without building the object.
+  virtual Result<std::string> run_workflow_text(const std::string& name, const Json& trigger) {
+    auto run = trigger_workflow(name, trigger, false);
+    if (!run) return run.status();
+    return json::stringify(*run);
+  }
   // Runs, newest first: an array of run summaries. filter: {"workflow", "status", "limit"} (all optional).
   virtual Result<Json> list_runs(const Json& filter) = 0;
   // One run with its steps; not_found when no such id.

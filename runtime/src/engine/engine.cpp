@@ -126,33 +126,15 @@ class EngineImpl final : public Engine, public plugin::HostServices {
   // --- HostServices
   Result<Json> http(const plugin::ActionInfo& op, const plugin::InvokeContext& ctx,
                     const Json& request) override {
-    auto req = http_bridge::request_from_json(request);
-    if (!req) return req.status();
-    http::CallOptions opts;
-    if (http_bridge::wants_auth(request)) {
-      if (!ctx.connection.empty()) {
-        // Also for `auth: none` connectors: the generic http connector's connections declare
-        // their auth in settings, and the manager applies it.
-        WEFT_RETURN_IF_ERROR(check_connection(op, ctx.connection));
-        auto hook = connections_->hook(ctx.connection);
-        if (!hook) return hook.status();
-        opts.auth = *hook;
-      } else if (op.auth_kind != "none") {
-        return Status(
-            Code::kFailedPrecondition,
-            op.uses +
-                " needs a connection: set `connection: <name>` on the step (see `weft connections list`)");
-      }
-    }
-    // Calls on one connection share a 429 cooldown and the provider's declared pace; calls without
-    // one share them per connector.
-    opts.limiter_key = ctx.connection.empty() ? "connector:" + op.connector : "conn:" + ctx.connection;
-    opts.rate = rate_of(op.connector);
-    opts.deadline = ctx.deadline;
-    opts.metrics_label = op.connector;  // per connector, not per connection: bounded metric series
-    auto resp = client_.send(std::move(*req), opts);
+    auto resp = send(op, ctx, request);
     if (!resp) return resp.status();
     return http_bridge::response_to_json(*resp);
+  }
+  Result<std::string> http_text(const plugin::ActionInfo& op, const plugin::InvokeContext& ctx,
+                                const Json& request) override {
+    auto resp = send(op, ctx, request);
+    if (!resp) return resp.status();
+    return http_bridge::response_to_text(*resp);
   }
 
   Result<Json> settings(const plugin::ActionInfo& op, const plugin::InvokeContext& ctx) override {
@@ -227,6 +209,36 @@ class EngineImpl final : public Engine, public plugin::HostServices {
   }
 
  private:
+  // weft_host.http's request sent with the call's connection, pace, retries and deadline.
+  Result<http::Response> send(const plugin::ActionInfo& op, const plugin::InvokeContext& ctx,
+                              const Json& request) {
+    auto req = http_bridge::request_from_json(request);
+    if (!req) return req.status();
+    http::CallOptions opts;
+    if (http_bridge::wants_auth(request)) {
+      if (!ctx.connection.empty()) {
+        // Also for `auth: none` connectors: the generic http connector's connections declare
+        // their auth in settings, and the manager applies it.
+        WEFT_RETURN_IF_ERROR(check_connection(op, ctx.connection));
+        auto hook = connections_->hook(ctx.connection);
+        if (!hook) return hook.status();
+        opts.auth = *hook;
+      } else if (op.auth_kind != "none") {
+        return Status(
+            Code::kFailedPrecondition,
+            op.uses +
+                " needs a connection: set `connection: <name>` on the step (see `weft connections list`)");
+      }
+    }
+    // Calls on one connection share a 429 cooldown and the provider's declared pace; calls without
+    // one share them per connector.
+    opts.limiter_key = ctx.connection.empty() ? "connector:" + op.connector : "conn:" + ctx.connection;
+    opts.rate = rate_of(op.connector);
+    opts.deadline = ctx.deadline;
+    opts.metrics_label = op.connector;  // per connector, not per connection: bounded metric series
+    return client_.send(std::move(*req), opts);
+  }
+
   static std::string scope_of(const plugin::ActionInfo& op, const plugin::InvokeContext& ctx) {
     return ctx.state_scope.empty() ? op.connector : op.connector + "/" + ctx.state_scope;
   }

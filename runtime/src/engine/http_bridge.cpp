@@ -4,6 +4,11 @@
 
 #include <algorithm>
 #include <cctype>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "weft/poco_json.hpp"
 
 namespace weft::http_bridge {
 
@@ -118,6 +123,36 @@ Json response_to_json(const http::Response& response) {
     }
   }
   return json::object({{"status", response.status}, {"headers", headers}, {"body", response.body}});
+}
+
+std::string response_to_text(const http::Response& response) {
+  // Names lower-cased, repeats joined in the order they came, as response_to_json does.
+  std::vector<std::pair<std::string, std::string>> headers;
+  headers.reserve(response.headers.size());
+  for (const auto& [name, value] : response.headers) {
+    std::string key = lower(name);
+    auto same = std::find_if(headers.begin(), headers.end(), [&](const auto& h) { return h.first == key; });
+    if (same != headers.end()) {
+      same->second += ", " + value;
+    } else {
+      headers.emplace_back(std::move(key), value);
+    }
+  }
+  std::string out;
+  out.reserve(64 + response.body.size() + 48 * headers.size());
+  out += "{\"status\":";
+  out += std::to_string(response.status);
+  out += ",\"headers\":{";
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    if (i > 0) out += ',';
+    poco_json::append_string(out, headers[i].first);
+    out += ':';
+    poco_json::append_string(out, headers[i].second);
+  }
+  out += "},\"body\":";
+  poco_json::append_string(out, response.body);
+  out += '}';
+  return out;
 }
 
 Json error_to_json(const Status& status) {

@@ -3,6 +3,7 @@
 //
 //   Result<http::Request> req = http_bridge::request_from_json(request_json);
 //   Json resp = http_bridge::response_to_json(*client.send(*req, opts));
+//   std::string text = http_bridge::response_to_text(*client.send(*req, opts));  // the same, as text
 #pragma once
 
 #include "core/json.hpp"
@@ -22,6 +23,10 @@ bool wants_auth(const Json& request);
 // {"status": n, "headers": {lower-case name: value}, "body": "text"}; repeated headers are joined
 // with ", ".
 Json response_to_json(const http::Response& response);
+
+// The same document as JSON text, written straight from the response (what
+// json::stringify(response_to_json(response)) gives, without building the object first).
+std::string response_to_text(const http::Response& response);
 
 // The ABI's error object {"code", "message"} for a failed call.
 Json error_to_json(const Status& status);

@@ -172,8 +172,11 @@ Outcome Client::Impl::exchange(Connection& conn, const Target& t, const Request&
   const Poco::Timespan io_timeout(left * 1000);
   bool response_started = false;
   try {
-    session.socket().setReceiveTimeout(io_timeout);
-    session.socket().setSendTimeout(io_timeout);
+    if (conn.io_timeout_us != io_timeout.totalMicroseconds()) {
+      session.socket().setReceiveTimeout(io_timeout);
+      session.socket().setSendTimeout(io_timeout);
+      conn.io_timeout_us = io_timeout.totalMicroseconds();
+    }
     session.setTimeout(io_timeout, io_timeout, io_timeout);
 
     Poco::Net::HTTPRequest preq(req.method, t.request_target, Poco::Net::HTTPMessage::HTTP_1_1);

@@ -37,6 +37,9 @@ struct Connection {
   std::unique_ptr<Poco::Net::HTTPClientSession> session;  // owns the (possibly TLS) socket
   bool reused = false;  // taken from the pool, so the server may have closed it meanwhile
   std::chrono::steady_clock::time_point idle_since{};
+  // The send/receive timeout last set on the socket, in microseconds (-1: not set by an exchange).
+  // A keep-alive connection's calls mostly want the same one, and each setting is a system call.
+  Poco::Timespan::TimeDiff io_timeout_us = -1;
 };
 
 // Why addr is refused by the SSRF guard ("loopback", "private", ...), or nullopt when it is public.

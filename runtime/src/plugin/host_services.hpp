@@ -21,6 +21,13 @@ class HostServices {
   // Performs weft_host.http: request/response JSON as documented in connector_abi.h. A Result
   // with a value for every HTTP status; an error when no response was had. Thread-safe.
   virtual Result<Json> http(const ActionInfo& op, const InvokeContext& ctx, const Json& request) = 0;
+  // The same call with the response as the JSON text weft_host.http hands back. By default the
+  // text of http(); an implementation may write it straight from the response instead.
+  virtual Result<std::string> http_text(const ActionInfo& op, const InvokeContext& ctx, const Json& request) {
+    auto response = http(op, ctx, request);
+    if (!response) return response.status();
+    return json::stringify(*response);
+  }
 
   // The "settings" member of weft_host.context: the connection's settings over the manifest's
   // defaults (including secret settings, which the host redacts from every output).

@@ -79,9 +79,9 @@ weft_status host_http(weft_call_ctx* call, const char* request_json, size_t requ
     auto request = json::parse(std::string_view(request_json == nullptr ? "" : request_json, request_len));
     if (!request) return fail(response, request.status().with_context("http request"));
     if (!json::is_object(*request)) return fail(response, "invalid_argument", "http request must be a JSON object");
-    auto result = call->services->http(*call->op, *call->ctx, *request);
+    auto result = call->services->http_text(*call->op, *call->ctx, *request);
     if (!result) return fail(response, result.status());
-    if (!fill_buffer(response, json::stringify(*result))) return WEFT_ERROR;
+    if (!fill_buffer(response, *result)) return WEFT_ERROR;
     return WEFT_OK;
   } catch (...) {
     return fail_current_exception(response);
