@@ -63,6 +63,13 @@ TEST(Json, StringifyWritesExactlyWhatPocoWrites) {
   auto parsed = json::parse(R"({"z":[1,2.5,{"y":null,"b":"\u00e9"}],"a":{"k":"v","c":true},"m":-3})");
   ASSERT_TRUE(parsed.ok());
   cases.push_back(*parsed);
+  // Objects inside objects, deeper than the writer keeps name lists inline, each with members
+  // before and after the nested one (the outer lists must survive the inner objects' writing).
+  Json deep = json::object({{"leaf", 0}});
+  for (int level = 1; level <= 12; ++level) {
+    deep = json::object({{"z" + std::to_string(level), level}, {"inner", deep}, {"a", std::string("after")}});
+  }
+  cases.push_back(deep);
   for (const auto& c : cases) EXPECT_EQ(json::stringify(c), poco_condense(c));
   EXPECT_EQ(json::stringify(json::object({{"z", 1}, {"a", 2}, {"m", 3}})), R"({"z":1,"a":2,"m":3})");
 

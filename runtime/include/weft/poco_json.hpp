@@ -14,8 +14,9 @@
 #include <Poco/JSONString.h>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
-#include <deque>
+#include <memory>
 #include <sstream>
 #include <string>
 #include <typeinfo>
@@ -95,7 +96,7 @@ class Writer {
       // Poco keeps insertion order only in a private list; getNames() reads it (or the sorted
       // map's order, for an object that does not keep one), and each name is then found in the
       // map, by a binary search over its entries once the object is bigger than a few members.
-      const NameListLease lease;
+      const NameListLease lease(*this);
       Poco::JSON::Object::NameList& names = lease.names;
       o.getNames(names);
       if (names.size() <= 8) {
@@ -148,40 +149,39 @@ class Writer {
     out_ += os.str();
   }
 
-  // The name list for one object being written. Each thread keeps one list per nesting depth of
-  // the objects it is writing, reused from call to call, so getNames() rarely allocates (short
-  // names fit in the strings themselves). The depth is given back when the object is done, also
-  // when writing a value throws.
-  class NameListLease {
-   public:
-    NameListLease() : names(take()) {}
-    ~NameListLease() {
-      // A big object's list is not kept: a thread holds only small lists between calls.
-      if (names.capacity() > kKeptNames) Poco::JSON::Object::NameList().swap(names);
-      --lists().depth;
-    }
+  // The name list for one object being written. A Writer keeps one list per nesting depth of the
+  // objects it is writing, reused for every object at that depth, so getNames() allocates about
+  // once per depth and call rather than as each object's list grows. (No thread_local: in a
+  // connector it would keep the library loaded after its unloading until the thread ends.)
+  struct NameListLease {
+    explicit NameListLease(Writer& w) : writer(w), names(w.take()) {}
+    ~NameListLease() { --writer.depth_; }
     NameListLease(const NameListLease&) = delete;
     NameListLease& operator=(const NameListLease&) = delete;
+    Writer& writer;
     Poco::JSON::Object::NameList& names;
-
-   private:
-    static constexpr std::size_t kKeptNames = 64;
-    struct Lists {
-      std::deque<Poco::JSON::Object::NameList> by_depth;  // a deque: outer lists stay put
-      std::size_t depth = 0;
-    };
-    static Lists& lists() {
-      static thread_local Lists l;
-      return l;
-    }
-    static Poco::JSON::Object::NameList& take() {
-      Lists& l = lists();
-      if (l.by_depth.size() <= l.depth) l.by_depth.emplace_back();
-      return l.by_depth[l.depth++];
-    }
   };
+  Poco::JSON::Object::NameList& take() {
+    Poco::JSON::Object::NameList* list = nullptr;
+    if (depth_ < kInlineLists) {
+      list = &inline_lists_[depth_];
+    } else {
+      // Deeper ones live on the heap, each where it was made, so outer lists stay put.
+      const std::size_t i = depth_ - kInlineLists;
+      if (deeper_lists_.size() <= i) deeper_lists_.push_back(std::make_unique<Poco::JSON::Object::NameList>());
+      list = deeper_lists_[i].get();
+    }
+    if (list->capacity() == 0) list->reserve(16);
+    ++depth_;
+    return *list;
+  }
+
+  static constexpr std::size_t kInlineLists = 4;
 
   std::string& out_;
+  std::array<Poco::JSON::Object::NameList, kInlineLists> inline_lists_;  // by depth; empty ones cost nothing
+  std::vector<std::unique_ptr<Poco::JSON::Object::NameList>> deeper_lists_;
+  std::size_t depth_ = 0;  // objects being written around the current value
 };
 
 }  // namespace internal
