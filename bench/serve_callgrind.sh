@@ -13,61 +13,11 @@ set -euo pipefail
 
 BUILD=${1:-build}
 N=${2:-1000}
-WEFT=$(realpath "$BUILD/bin/weft")
-CONNECTORS=$(realpath "$BUILD/lib/weft/connectors")
-WEFT_SETUP_BENCH=1 bash "$(dirname "$0")/../scripts/setup.sh"
 command -v valgrind >/dev/null || { sudo_=""; [ "$(id -u)" = 0 ] || sudo_=sudo; $sudo_ apt-get install -y -qq valgrind >/dev/null; }
-for tool in valgrind callgrind_control callgrind_annotate nginx curl python3; do
-  command -v "$tool" >/dev/null || { echo "serve_callgrind.sh: $tool is not installed" >&2; exit 1; }
-done
-
-TMP=$(mktemp -d)
-NGINX_PID=""
-WEFT_PID=""
-cleanup() {
-  [ -n "$WEFT_PID" ] && kill "$WEFT_PID" 2>/dev/null || true
-  [ -n "$NGINX_PID" ] && kill "$NGINX_PID" 2>/dev/null || true
-  wait 2>/dev/null || true
-  rm -rf "$TMP"
-}
-trap cleanup EXIT
-
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-UP=$(free_port); WPORT=$(free_port)
-
-mkdir -p "$TMP/nginx/logs" "$TMP/flows"
-cat >"$TMP/nginx/nginx.conf" <<EOF
-worker_processes 1;
-pid $TMP/nginx/nginx.pid;
-error_log $TMP/nginx/logs/error.log warn;
-events { worker_connections 64; }
-http {
-  access_log off;
-  server { listen 127.0.0.1:$UP; location / { default_type application/json; return 200 '{"ok":true,"n":42}'; } }
-}
-EOF
-nginx -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -g 'daemon off;' &
-NGINX_PID=$!
-
-cat >"$TMP/weft.yaml" <<EOF
-listen: 127.0.0.1:$WPORT
-home: home
-workflows: flows
-connectors: [$CONNECTORS]
-workers: 8
-log_format: text
-EOF
-cat >"$TMP/flows/bench.yaml" <<EOF
-name: bench
-on:
-  webhook: {}
-steps:
-  - id: call
-    uses: http.request
-    with:
-      method: GET
-      url: http://127.0.0.1:$UP/item
-EOF
+SCRIPT=serve_callgrind.sh
+TOOLS="valgrind callgrind_control callgrind_annotate nginx curl python3"
+# shellcheck source=bench/serve_env.sh
+source "$(dirname "$0")/serve_env.sh"
 
 env ${WEFT_ENV:-} valgrind --tool=callgrind --callgrind-out-file="$TMP/callgrind.out" \
   "$WEFT" --home "$TMP/home" serve --config "$TMP/weft.yaml" 2>"$TMP/weft.log" &

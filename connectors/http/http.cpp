@@ -96,13 +96,6 @@ bool is_json_document(const std::string& text) {
   }
 }
 
-void append_member(std::string& out, const char* name) {
-  if (out.size() > 1) out += ',';
-  out += '"';
-  out += name;
-  out += "\":";
-}
-
 // The request goes to the host and the output to the engine as JSON text written here, member by
 // member: neither is built as a Poco object first.
 std::string request(weft::sdk::Call& call, std::string_view input_text) {
@@ -114,38 +107,34 @@ std::string request(weft::sdk::Call& call, std::string_view input_text) {
   const std::string url = input->getValue<std::string>("url");
 
   std::string req = "{";
-  append_member(req, "method");
+  weft::poco_json::append_key(req, "method");
   weft::poco_json::append_string(req, method);
-  append_member(req, "url");
+  weft::poco_json::append_key(req, "url");
   weft::poco_json::append_string(req, url);
   Object::Ptr headers = input->has("headers") ? input->getObject("headers") : Object::Ptr(new Object());
   if (input->has("json")) {
     bool has_type = false;
     for (const auto& [name, value] : *headers) has_type |= Poco::icompare(name, "content-type") == 0;
     if (!has_type) headers->set("Content-Type", std::string("application/json"));
-    append_member(req, "body");
+    weft::poco_json::append_key(req, "body");
     weft::poco_json::append_string(req, to_json(input->get("json")));
   } else if (input->has("body")) {
-    append_member(req, "body");
+    weft::poco_json::append_key(req, "body");
     weft::poco_json::append_string(req, input->getValue<std::string>("body"));
   }
-  append_member(req, "headers");
+  weft::poco_json::append_key(req, "headers");
   req += to_json(headers);
   if (input->has("query")) {
-    append_member(req, "query");
+    weft::poco_json::append_key(req, "query");
     req += '{';
-    bool first = true;
     for (const auto& [name, value] : *input->getObject("query")) {
-      if (!first) req += ',';
-      first = false;
-      weft::poco_json::append_string(req, name);
-      req += ':';
+      weft::poco_json::append_key(req, name);
       weft::poco_json::append_string(req, value.convert<std::string>());
     }
     req += '}';
   }
   if (input->has("timeout_ms")) {
-    append_member(req, "timeout_ms");
+    weft::poco_json::append_key(req, "timeout_ms");
     req += to_json(input->get("timeout_ms"));
   }
   req += '}';
@@ -164,11 +153,11 @@ std::string request(weft::sdk::Call& call, std::string_view input_text) {
   // {status, headers, body}: a JSON body (by its content type, and if it parses) as the document
   // itself, anything else as text.
   std::string out = "{";
-  append_member(out, "status");
+  weft::poco_json::append_key(out, "status");
   out += std::to_string(status);
-  append_member(out, "headers");
+  weft::poco_json::append_key(out, "headers");
   out += to_json(resp_headers);
-  append_member(out, "body");
+  weft::poco_json::append_key(out, "body");
   if (!body.empty() && is_json_content_type(resp_headers) && is_json_document(body)) {
     out += body;
   } else {

@@ -5,6 +5,7 @@
 //   std::string text = weft::poco_json::condense(var);   // == Poco::JSON::Stringifier::condense
 //   weft::poco_json::append_string(text, "a \"quoted\" name");  // one string literal, escaped alike
 //   weft::poco_json::append(text, var);                           // condense(var), added to text
+//   weft::poco_json::append_key(text, "name");                    // ,"name": inside an object being written
 #pragma once
 
 #include <Poco/Dynamic/Var.h>
@@ -19,22 +20,31 @@
 #include <memory>
 #include <sstream>
 #include <string>
+#include <string_view>
 #include <typeinfo>
 #include <vector>
 
 namespace weft::poco_json {
 
 // Appends s as a JSON string literal, quoted and escaped exactly as condense() writes strings.
-inline void append_string(std::string& out, const std::string& s) {
+inline void append_string(std::string& out, std::string_view s) {
   for (unsigned char c : s) {
     if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
-      out += Poco::toJSON(s, Poco::JSON_WRAP_STRINGS);
+      out += Poco::toJSON(std::string(s), Poco::JSON_WRAP_STRINGS);
       return;
     }
   }
   out += '"';
   out += s;
   out += '"';
+}
+
+// Appends an object member's name and its colon, after a comma unless the member is the object's
+// first (out ends with the object's '{'). The value follows with append_string, append or by hand.
+inline void append_key(std::string& out, std::string_view name) {
+  if (!out.empty() && out.back() != '{') out += ',';
+  append_string(out, name);
+  out += ':';
 }
 
 namespace internal {

@@ -115,22 +115,16 @@ Json run_to_json(const store::RunRecord& run, bool with_steps) {
 }
 
 namespace {
-void append_member(std::string& out, const char* name, bool first = false) {
-  if (!first) out += ',';
-  out += '"';
-  out += name;
-  out += "\":";
-}
-void append_member(std::string& out, const char* name, const std::string& value) {
-  append_member(out, name);
+void append_member(std::string& out, std::string_view name, const std::string& value) {
+  poco_json::append_key(out, name);
   poco_json::append_string(out, value);
 }
-void append_member(std::string& out, const char* name, std::int64_t value) {
-  append_member(out, name);
+void append_member(std::string& out, std::string_view name, std::int64_t value) {
+  poco_json::append_key(out, name);
   out += std::to_string(value);
 }
-void append_member(std::string& out, const char* name, const Json& value) {
-  append_member(out, name);
+void append_member(std::string& out, std::string_view name, const Json& value) {
+  poco_json::append_key(out, name);
   poco_json::append(out, value);
 }
 }  // namespace
@@ -138,8 +132,7 @@ void append_member(std::string& out, const char* name, const Json& value) {
 std::string run_to_text(const store::RunRecord& run, bool with_steps) {
   // The members and their order are run_to_json's and step_to_json's.
   std::string out = "{";
-  append_member(out, "id", true);
-  poco_json::append_string(out, run.id);
+  append_member(out, "id", run.id);
   append_member(out, "workflow", run.workflow);
   append_member(out, "status", std::string(store::to_string(run.status)));
   append_member(out, "error", run.error);
@@ -148,13 +141,13 @@ std::string run_to_text(const store::RunRecord& run, bool with_steps) {
   append_member(out, "inputs", run.inputs);
   append_member(out, "trigger", run.trigger);
   if (with_steps) {
-    append_member(out, "steps");
+    poco_json::append_key(out, "steps");
     out += '[';
     for (std::size_t i = 0; i < run.steps.size(); ++i) {
       const store::StepRecord& s = run.steps[i];
-      out += i == 0 ? "{" : ",{";
-      append_member(out, "index", true);
-      out += std::to_string(s.index);
+      if (i > 0) out += ',';
+      out += '{';
+      append_member(out, "index", std::int64_t{s.index});
       append_member(out, "id", s.step_id);
       append_member(out, "uses", s.uses);
       append_member(out, "status", std::string(store::to_string(s.status)));
@@ -693,12 +686,16 @@ Status EngineServices::record_run(const workflow::Workflow& wf, const workflow::
   return engine_.runs().create_run(run);
 }
 
-Result<std::string> EngineServices::run_workflow_text(const std::string& name, const Json& trigger) {
+Result<store::RunRecord> EngineServices::run_now(const std::string& name, const Json& trigger) {
   auto l = find(name);
   if (!l) return not_found_workflow(name);
   auto req = run_request(*l->wf, trigger);
   if (!req) return req.status();
-  auto r = execute(*l->wf, std::move(*req));
+  return execute(*l->wf, std::move(*req));
+}
+
+Result<std::string> EngineServices::run_workflow_text(const std::string& name, const Json& trigger) {
+  auto r = run_now(name, trigger);
   if (!r) return r.status();
   return run_to_text(*r, true);
 }
@@ -715,16 +712,16 @@ Result<workflow::RunRequest> EngineServices::run_request(const workflow::Workflo
 }
 
 Result<Json> EngineServices::trigger_workflow(const std::string& name, const Json& trigger, bool async) {
+  if (!async) {
+    auto r = run_now(name, trigger);
+    if (!r) return r.status();
+    return run_to_json(*r, true);
+  }
   auto l = find(name);
   if (!l) return not_found_workflow(name);
   auto made = run_request(*l->wf, trigger);
   if (!made) return made.status();
   workflow::RunRequest req = std::move(*made);
-  if (!async) {
-    auto r = execute(*l->wf, req);
-    if (!r) return r.status();
-    return run_to_json(*r, true);
-  }
   req.run_id = store::new_run_id();
   const std::string id = req.run_id;
   // Recorded here, before the 202: a daemon killed right after answering leaves a `running` run

@@ -164,6 +164,9 @@ class EngineServices final : public RunService,
   // Runs on the calling thread (tracked as active) and counts the outcome. An empty run_id gets a
   // fresh one.
   Result<store::RunRecord> execute(const workflow::Workflow& wf, workflow::RunRequest req);
+  // Runs workflow `name` by trigger on the calling thread and returns its record (the synchronous
+  // trigger_workflow and run_workflow_text).
+  Result<store::RunRecord> run_now(const std::string& name, const Json& trigger);
   // The request for a run of wf by trigger: its inputs checked against the workflow and completed.
   static Result<workflow::RunRequest> run_request(const workflow::Workflow& wf, const Json& trigger);
   Result<store::RunRecord> resume(const workflow::Workflow& wf, const std::string& run_id);

@@ -112,21 +112,10 @@ bool wants_auth(const Json& request) {
   return true;
 }
 
-Json response_to_json(const http::Response& response) {
-  auto headers = json::new_object();
-  for (const auto& [name, value] : response.headers) {
-    std::string key = lower(name);
-    if (headers->has(key)) {
-      headers->set(key, headers->getValue<std::string>(key) + ", " + value);
-    } else {
-      headers->set(key, value);
-    }
-  }
-  return json::object({{"status", response.status}, {"headers", headers}, {"body", response.body}});
-}
-
-std::string response_to_text(const http::Response& response) {
-  // Names lower-cased, repeats joined in the order they came, as response_to_json does.
+namespace {
+// A response's headers as the connector sees them: names lower-cased, a repeated header once, its
+// values joined with ", " in the order they came.
+std::vector<std::pair<std::string, std::string>> merged_headers(const http::Response& response) {
   std::vector<std::pair<std::string, std::string>> headers;
   headers.reserve(response.headers.size());
   for (const auto& [name, value] : response.headers) {
@@ -138,16 +127,26 @@ std::string response_to_text(const http::Response& response) {
       headers.emplace_back(std::move(key), value);
     }
   }
+  return headers;
+}
+}  // namespace
+
+Json response_to_json(const http::Response& response) {
+  auto headers = json::new_object();
+  for (const auto& [name, value] : merged_headers(response)) headers->set(name, value);
+  return json::object({{"status", response.status}, {"headers", headers}, {"body", response.body}});
+}
+
+std::string response_to_text(const http::Response& response) {
+  const auto headers = merged_headers(response);
   std::string out;
   out.reserve(64 + response.body.size() + 48 * headers.size());
   out += "{\"status\":";
   out += std::to_string(response.status);
   out += ",\"headers\":{";
-  for (std::size_t i = 0; i < headers.size(); ++i) {
-    if (i > 0) out += ',';
-    poco_json::append_string(out, headers[i].first);
-    out += ':';
-    poco_json::append_string(out, headers[i].second);
+  for (const auto& [name, value] : headers) {
+    poco_json::append_key(out, name);
+    poco_json::append_string(out, value);
   }
   out += "},\"body\":";
   poco_json::append_string(out, response.body);
