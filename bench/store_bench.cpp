@@ -1,8 +1,12 @@
 // The run store's write path as the daemon drives it: a one-step webhook run is written twice
 // (the run's insert with its first step started, then the step's end with the run's end), from
-// many request threads at once, so group commit batches them. Reported as process CPU time per
-// run (all threads, the committing leader's included) and runs/s; SQLite file in a temp dir.
-//   store_bench                                      # 1, 4 and 16 writer threads
+// many request threads at once. Argument 0: store::open_sqlite, group commit batches the writes
+// (what `weft run` uses); 1: store::open_journaled, each write appended to the journal and
+// applied by the store's thread (what `weft serve` uses; every 256 runs a thread reads its last
+// run back, which waits until everything before it is applied, so the applier's work is counted).
+// Reported as process CPU time per run (all threads, the committing leader's or the applier's
+// included) and runs/s; SQLite file in a temp dir.
+//   store_bench                                      # 1, 4 and 16 writer threads, both stores
 #include <benchmark/benchmark.h>
 #include <unistd.h>
 
@@ -44,7 +48,8 @@ void BM_OneStepRunTwoWrites(benchmark::State& state) {
     shared.dir = fs::temp_directory_path() / ("weft-store-bench-" + std::to_string(::getpid()));
     fs::remove_all(shared.dir);
     fs::create_directories(shared.dir);
-    auto opened = store::open_sqlite((shared.dir / "runs.db").string());
+    const std::string path = (shared.dir / "runs.db").string();
+    auto opened = state.range(0) == 1 ? store::open_journaled(path) : store::open_sqlite(path);
     if (!opened.ok()) {
       state.SkipWithError(opened.status().message().c_str());
       return;
@@ -56,6 +61,8 @@ void BM_OneStepRunTwoWrites(benchmark::State& state) {
   const Json input = *json::parse(R"({"method":"GET","url":"http://127.0.0.1:8081/item"})");
   const Json output = *json::parse(R"({"status":200,"headers":{"content-type":"application/json"},
                                        "body":{"ok":true,"n":42}})");
+  const bool journaled = state.range(0) == 1;
+  std::int64_t n = 0;
   for (auto _ : state) {
     store::RunRecord run;
     run.id = store::new_run_id();
@@ -79,6 +86,7 @@ void BM_OneStepRunTwoWrites(benchmark::State& state) {
     step.duration_us = 250;
     const store::RunStore::Finish fin{store::RunStatus::kSucceeded, "", step.finished_at_ms};
     if (!shared.store->put_steps(run.id, {&step}, &fin).ok()) ++shared.failures;
+    if (journaled && ++n % 256 == 0 && !shared.store->get_run(run.id).ok()) ++shared.failures;
   }
   state.counters["runs"] = benchmark::Counter(static_cast<double>(state.iterations()), benchmark::Counter::kIsRate);
   if (state.thread_index() == 0) {
@@ -87,6 +95,9 @@ void BM_OneStepRunTwoWrites(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_OneStepRunTwoWrites)
+    ->ArgName("journal")
+    ->Arg(0)
+    ->Arg(1)
     ->Threads(1)
     ->Threads(4)
     ->Threads(16)

@@ -44,6 +44,7 @@ int run_serve(Invocation& inv) {
     home_lock.emplace(std::move(*lock));
     engine::Options eo;
     eo.home = cfg.home;
+    eo.journal = true;
     // The built-in directory next to the binary is trusted and loaded in place; the user's
     // directories (WEFT_CONNECTORS_PATH, --connectors, `connectors:`) are watched and each file is
     // probed in a child process before the daemon loads a private copy of it.

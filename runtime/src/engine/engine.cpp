@@ -315,7 +315,8 @@ Result<std::unique_ptr<Engine>> Engine::open(const Options& options) {
     return Status(Code::kFailedPrecondition,
                   "cannot use home directory " + options.home + ": " + error + " (set --home or WEFT_HOME)");
   }
-  auto runs = store::open_sqlite(options.home + "/runs.db");
+  auto runs = options.journal ? store::open_journaled(options.home + "/runs.db")
+                              : store::open_sqlite(options.home + "/runs.db");
   if (!runs) return runs.status();
   auto vault = vault::open_sqlite(options.home);
   if (!vault) return vault.status();

@@ -42,6 +42,9 @@ struct Options {
   http::ClientOptions http;                 // the one client every connector call goes through
   // Called when a connection moves to needs_reauth (daemon events). May be empty.
   std::function<void(const std::string& name, const std::string& reason)> on_needs_reauth;
+  // The run store behind a write-ahead journal (store::open_journaled): the daemon's choice, where
+  // many runs at once would otherwise wait for each other's SQLite commits.
+  bool journal = false;
 };
 
 class Engine {

@@ -6,6 +6,7 @@
 //   WEFT_RETURN_IF_ERROR((*store)->put_step(step));       // every status change
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -106,6 +107,25 @@ class RunStore {
 // version checked and migrated. Fails with a message naming the file when it cannot be opened, is
 // not a weft database, or was written by a newer weft.
 Result<std::unique_ptr<RunStore>> open_sqlite(const std::string& path);
+
+// The daemon's store: the SQLite store at path behind a write-ahead journal. A write is appended
+// to the journal (`<path>.journal.<n>`, one write(2); like a SQLite commit in WAL mode with
+// synchronous=NORMAL, it survives the process being killed) and a thread of the store's own
+// applies the journal to SQLite in large transactions, so a run does not wait for SQLite. A write
+// to a run created through this store and not yet ended returns once appended; every other write
+// (state, runs of earlier processes, ids not made by new_run_id) waits until it is applied and
+// returns its real status. Reads first wait until every earlier write is applied, so a read sees
+// what was written before it. At open, journal files left by a killed process are applied (in
+// their order; a record cut short by the kill is dropped with a warning) before anything else.
+// One process at a time uses the journal (a lock file); a second one writes straight to SQLite.
+struct JournalOptions {
+  std::size_t segment_bytes = 8u << 20;  // a new journal file past this size; applied files are removed
+  std::size_t max_pending = 20000;       // writes appended but not applied; past it writers wait (bounded)
+  std::chrono::milliseconds gather{5};   // the applier waits this long for a batch to fill (a read
+                                         // or a write that waits for its result cuts it short)
+  std::chrono::milliseconds wait{10000};  // longest wait of a write for room, or of a read for the applier
+};
+Result<std::unique_ptr<RunStore>> open_journaled(const std::string& path, const JournalOptions& options = {});
 
 // Milliseconds since the epoch (wall clock), for records.
 std::int64_t now_ms();

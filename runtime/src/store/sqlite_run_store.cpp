@@ -30,6 +30,7 @@
 #include "core/redact.hpp"
 #include "store/group_commit.hpp"
 #include "store/run_store.hpp"
+#include "store/write_op.hpp"
 
 namespace weft::store {
 
@@ -119,8 +120,6 @@ constexpr std::array<const char*, static_cast<std::size_t>(Sql::kCount)> kWriteS
     "DELETE FROM state WHERE scope = ? AND key = ?",
 };
 
-std::string stored_json(const Json& v) { return redact::apply(json::stringify(v)); }
-
 Result<Json> loaded_json(const std::string& text, const std::string& what) {
   if (text.empty() || text == "null") return Json();
   auto v = json::parse(text);
@@ -153,32 +152,11 @@ Result<RunRecord> from_row(const RunRow& r) {
   return run;
 }
 
-// A step as it goes to disk: redacted and serialised by the writer's own thread before it queues,
-// so the leader's critical section only binds and steps.
-struct StoredStep {
-  Poco::Int64 idx = 0;
-  std::string step_id, uses, status, input, output, error;
-  Poco::Int64 started = 0, finished = 0, duration = 0;
-};
-
-StoredStep stored_step(const StepRecord& step) {
-  return {step.index,
-          step.step_id,
-          step.uses,
-          to_string(step.status),
-          stored_json(step.input),
-          stored_json(step.output),
-          redact::apply(step.error),
-          step.started_at_ms,
-          step.finished_at_ms,
-          step.duration_us};
-}
-
 // Binds one positional parameter; strings must outlive the step (SQLITE_STATIC).
 void bind_one(sqlite3_stmt* st, int i, const std::string& v) {
   sqlite3_bind_text(st, i, v.data(), static_cast<int>(v.size()), SQLITE_STATIC);
 }
-void bind_one(sqlite3_stmt* st, int i, Poco::Int64 v) { sqlite3_bind_int64(st, i, v); }
+void bind_one(sqlite3_stmt* st, int i, std::int64_t v) { sqlite3_bind_int64(st, i, v); }
 
 // WAL checkpoints on a thread of their own. SQLite's automatic checkpoint runs inside the commit
 // that takes the WAL past 1000 pages: that writer copies the pages into the database file and
@@ -262,7 +240,7 @@ class Checkpointer {
   std::thread thread_;
 };
 
-class SqliteRunStore final : public RunStore {
+class SqliteRunStore final : public SqliteBatchStore {
  public:
   SqliteRunStore(std::string path, std::unique_ptr<Poco::Data::Session> session,
                  std::array<sqlite3_stmt*, static_cast<std::size_t>(Sql::kCount)> stmts)
@@ -271,7 +249,7 @@ class SqliteRunStore final : public RunStore {
         db_(Poco::Data::SQLite::Utility::dbHandle(*session_)),
         stmts_(stmts),
         checkpointer_(std::make_unique<Checkpointer>(path_)),
-        commits_([this](std::span<GroupCommit::Write* const> batch) { commit_batch(batch); }) {
+        commits_([this](std::span<GroupCommit::Write* const> batch) { (void)commit_batch(batch); }) {
     // Replaces SQLite's automatic checkpoint (which is itself a WAL hook) on this connection.
     sqlite3_wal_hook(db_, &SqliteRunStore::on_wal_commit, this);
   }
@@ -285,54 +263,20 @@ class SqliteRunStore final : public RunStore {
     for (sqlite3_stmt* st : stmts_) sqlite3_finalize(st);
   }
 
-  Status create_run(const RunRecord& run) override {
-    const std::string status = to_string(run.status), inputs = stored_json(run.inputs),
-                      trigger = stored_json(run.trigger), error = redact::apply(run.error);
-    std::vector<StoredStep> steps;
-    steps.reserve(run.steps.size());
-    for (const auto& step : run.steps) steps.push_back(stored_step(step));
-    const std::function<Status()> apply = [&]() -> Status {
-      if (int rc = step(Sql::kInsertRun, run.id, run.workflow, run.workflow_file, status, inputs, trigger,
-                        error, Poco::Int64{run.started_at_ms}, Poco::Int64{run.finished_at_ms});
-          rc != SQLITE_DONE) {
-        if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
-          return Status(Code::kAlreadyExists, "run " + run.id + " already exists");
-        return failure("create run");
-      }
-      for (const auto& s : steps) {
-        if (Status st = insert_step(run.id, s, "create run"); !st.ok()) return st;
-      }
-      return Status::Ok();
-    };
-    return commits_.submit(apply);
-  }
+  Status create_run(const RunRecord& run) override { return submit(WriteOp::create_run(run)); }
 
   Status set_run_status(const std::string& run_id, RunStatus status, const std::string& error,
                         std::int64_t finished_at_ms) override {
-    const std::string st = to_string(status), err = redact::apply(error);
-    const std::function<Status()> apply = [&] { return update_run_status(run_id, st, err, finished_at_ms); };
-    return commits_.submit(apply);
+    return submit(WriteOp::set_status(run_id, status, error, finished_at_ms));
   }
 
   Status put_step(const std::string& run_id, const StepRecord& step) override {
-    const StoredStep row = stored_step(step);
-    const std::function<Status()> apply = [&] { return insert_step(run_id, row, "record step"); };
-    return commits_.submit(apply);
+    return submit(WriteOp::put_steps(run_id, {&step}, nullptr));
   }
 
   Status put_steps(const std::string& run_id, const std::vector<const StepRecord*>& steps,
                    const Finish* finish) override {
-    std::vector<StoredStep> rows;
-    rows.reserve(steps.size());
-    for (const StepRecord* s : steps) rows.push_back(stored_step(*s));
-    const std::string st = finish ? to_string(finish->status) : "", err = finish ? redact::apply(finish->error) : "";
-    const std::function<Status()> apply = [&]() -> Status {
-      for (const auto& row : rows) {
-        if (Status s = insert_step(run_id, row, "record step"); !s.ok()) return s;
-      }
-      return finish ? update_run_status(run_id, st, err, finish->finished_at_ms) : Status::Ok();
-    };
-    return commits_.submit(apply);
+    return submit(WriteOp::put_steps(run_id, steps, finish));
   }
 
   Result<RunRecord> get_run(const std::string& run_id) const override {
@@ -421,52 +365,102 @@ class SqliteRunStore final : public RunStore {
   }
 
   Status state_set(const std::string& scope, const std::string& key, const std::string& value) override {
-    const Poco::Int64 t = now_ms();
-    const std::function<Status()> apply = [&] {
-      return step(Sql::kStateSet, scope, key, value, t) == SQLITE_DONE ? Status::Ok()
-                                                                       : failure("write state");
-    };
-    return commits_.submit(apply);
+    return submit(WriteOp::state_set(scope, key, value));
   }
 
   Status state_delete(const std::string& scope, const std::string& key) override {
-    const std::function<Status()> apply = [&] {
-      return step(Sql::kStateDelete, scope, key) == SQLITE_DONE ? Status::Ok() : failure("delete state");
-    };
-    return commits_.submit(apply);
+    return submit(WriteOp::state_delete(scope, key));
+  }
+
+  Status apply_batch(std::span<const WriteOp* const> ops, std::span<Status> statuses) override {
+    std::vector<std::function<Status()>> applies;
+    applies.reserve(ops.size());
+    for (const WriteOp* op : ops) applies.emplace_back([this, op] { return apply_op(*op); });
+    std::vector<GroupCommit::Write> writes(ops.size());
+    std::vector<GroupCommit::Write*> batch(ops.size());
+    for (std::size_t i = 0; i < ops.size(); ++i) {
+      writes[i].apply = &applies[i];
+      batch[i] = &writes[i];
+    }
+    Status txn = commit_batch(batch);
+    for (std::size_t i = 0; i < ops.size() && i < statuses.size(); ++i) statuses[i] = std::move(writes[i].status);
+    return txn;
   }
 
  private:
+  // Queues op in group commit; returns once the batch holding it was committed.
+  Status submit(const WriteOp& op) {
+    const std::function<Status()> apply = [&] { return apply_op(op); };
+    return commits_.submit(apply);
+  }
+
+  // One write, inside the batch's transaction (db_mu_ held).
+  Status apply_op(const WriteOp& op) {
+    switch (op.kind) {
+      case WriteOp::Kind::kCreateRun: {
+        if (int rc = step(Sql::kInsertRun, op.key, op.workflow, op.workflow_file, op.status, op.inputs, op.trigger,
+                          op.error, op.started, op.finished);
+            rc != SQLITE_DONE) {
+          if (rc == SQLITE_CONSTRAINT_PRIMARYKEY || rc == SQLITE_CONSTRAINT_UNIQUE)
+            return Status(Code::kAlreadyExists, "run " + op.key + " already exists");
+          return failure("create run");
+        }
+        for (const auto& s : op.steps) {
+          if (Status st = insert_step(op.key, s, "create run"); !st.ok()) return st;
+        }
+        return Status::Ok();
+      }
+      case WriteOp::Kind::kPutSteps:
+        for (const auto& row : op.steps) {
+          if (Status s = insert_step(op.key, row, "record step"); !s.ok()) return s;
+        }
+        return op.finish ? update_run_status(op.key, op.status, op.error, op.finished) : Status::Ok();
+      case WriteOp::Kind::kSetStatus:
+        return update_run_status(op.key, op.status, op.error, op.finished);
+      case WriteOp::Kind::kStateSet:
+        return step(Sql::kStateSet, op.key, op.name, op.value, op.updated) == SQLITE_DONE ? Status::Ok()
+                                                                                           : failure("write state");
+      case WriteOp::Kind::kStateDelete:
+        return step(Sql::kStateDelete, op.key, op.name) == SQLITE_DONE ? Status::Ok() : failure("delete state");
+    }
+    return Status(Code::kInternal, "unknown write");
+  }
+
   // Leader only. One transaction for the whole batch. Writes almost never fail, so the batch is
   // first applied straight; only when one fails is the transaction rolled back and the batch
   // applied again with a savepoint around each write, so the failed one is undone alone and the
   // others still commit. (Two statements fewer per write on the common path.)
-  void commit_batch(std::span<GroupCommit::Write* const> batch) {
+  // Returns the transaction's own status: not ok when nothing was committed.
+  Status commit_batch(std::span<GroupCommit::Write* const> batch) {
     std::lock_guard lock(db_mu_);
-    if (apply_batch(batch, false) || batch.size() == 1) return;
-    apply_batch(batch, true);
+    Status txn;
+    if (try_batch(batch, false, txn) || batch.size() == 1) return txn;
+    try_batch(batch, true, txn);
+    return txn;
   }
 
   // One attempt at the batch: BEGIN, every write (each in a savepoint when `savepoints`), COMMIT.
   // Returns false when a write failed without savepoints: the transaction was rolled back and the
-  // caller may retry with them. Otherwise every write's status is final.
-  bool apply_batch(std::span<GroupCommit::Write* const> batch, bool savepoints) {
+  // caller may retry with them. Otherwise every write's status is final, and txn is the
+  // transaction's error when nothing was committed.
+  bool try_batch(std::span<GroupCommit::Write* const> batch, bool savepoints, Status& txn) {
+    txn = Status::Ok();
     for (auto* w : batch) w->status = Status::Ok();
     if (step(Sql::kBegin) != SQLITE_DONE) {
-      const Status err = failure("begin a transaction");
-      for (auto* w : batch) w->status = err;
+      txn = failure("begin a transaction");
+      for (auto* w : batch) w->status = txn;
       return true;
     }
     for (GroupCommit::Write* w : batch) {
       if (savepoints && step(Sql::kSavepoint) != SQLITE_DONE) {
-        abort_batch(batch, failure("open a savepoint"));
+        txn = abort_batch(batch, failure("open a savepoint"));
         return true;
       }
       w->status = apply_one(*w);
       if (sqlite3_get_autocommit(db_) != 0) {
         // SQLite rolled the whole transaction back (out of disk, I/O error): nothing in the
         // batch was committed, so nobody may be told otherwise.
-        abort_batch(batch, w->status.ok() ? failure("commit") : w->status);
+        txn = abort_batch(batch, w->status.ok() ? failure("commit") : w->status);
         return true;
       }
       if (!savepoints) {
@@ -475,15 +469,15 @@ class SqliteRunStore final : public RunStore {
         return false;
       }
       if (!w->status.ok() && step(Sql::kRollbackToSavepoint) != SQLITE_DONE) {
-        abort_batch(batch, failure("roll back a failed write"));
+        txn = abort_batch(batch, failure("roll back a failed write"));
         return true;
       }
       if (step(Sql::kRelease) != SQLITE_DONE) {
-        abort_batch(batch, failure("release a savepoint"));
+        txn = abort_batch(batch, failure("release a savepoint"));
         return true;
       }
     }
-    if (step(Sql::kCommit) != SQLITE_DONE) abort_batch(batch, failure("commit"));
+    if (step(Sql::kCommit) != SQLITE_DONE) txn = abort_batch(batch, failure("commit"));
     return true;
   }
 
@@ -496,13 +490,14 @@ class SqliteRunStore final : public RunStore {
     }
   }
 
-  // Every write in batch fails with err (the failed ones keep their own error) and the
+  // Every write in batch fails with err (returned) (the failed ones keep their own error) and the
   // transaction, if SQLite has not already dropped it, is rolled back.
-  void abort_batch(std::span<GroupCommit::Write* const> batch, const Status& err) {
+  Status abort_batch(std::span<GroupCommit::Write* const> batch, const Status& err) {
     if (sqlite3_get_autocommit(db_) == 0) step(Sql::kRollback);
     for (auto* w : batch) {
       if (w->status.ok()) w->status = err;
     }
+    return err;
   }
 
   // Binds args to a prepared write statement, runs it to completion and resets it. Returns
@@ -636,7 +631,90 @@ std::string new_run_id() {
   return out;
 }
 
+std::string stored_json(const Json& v) { return redact::apply(json::stringify(v)); }
+
+StoredStep stored_step(const StepRecord& step) {
+  return {step.index,
+          step.step_id,
+          step.uses,
+          to_string(step.status),
+          stored_json(step.input),
+          stored_json(step.output),
+          redact::apply(step.error),
+          step.started_at_ms,
+          step.finished_at_ms,
+          step.duration_us};
+}
+
+WriteOp WriteOp::create_run(const RunRecord& run) {
+  WriteOp op;
+  op.kind = Kind::kCreateRun;
+  op.key = run.id;
+  op.workflow = run.workflow;
+  op.workflow_file = run.workflow_file;
+  op.status = to_string(run.status);
+  op.inputs = stored_json(run.inputs);
+  op.trigger = stored_json(run.trigger);
+  op.error = redact::apply(run.error);
+  op.started = run.started_at_ms;
+  op.finished = run.finished_at_ms;
+  op.steps.reserve(run.steps.size());
+  for (const auto& step : run.steps) op.steps.push_back(stored_step(step));
+  return op;
+}
+
+WriteOp WriteOp::put_steps(const std::string& run_id, const std::vector<const StepRecord*>& steps,
+                           const RunStore::Finish* finish) {
+  WriteOp op;
+  op.kind = Kind::kPutSteps;
+  op.key = run_id;
+  op.steps.reserve(steps.size());
+  for (const StepRecord* s : steps) op.steps.push_back(stored_step(*s));
+  if (finish != nullptr) {
+    op.finish = true;
+    op.status = to_string(finish->status);
+    op.error = redact::apply(finish->error);
+    op.finished = finish->finished_at_ms;
+  }
+  return op;
+}
+
+WriteOp WriteOp::set_status(const std::string& run_id, RunStatus status, const std::string& error,
+                            std::int64_t finished_at_ms) {
+  WriteOp op;
+  op.kind = Kind::kSetStatus;
+  op.key = run_id;
+  op.status = to_string(status);
+  op.error = redact::apply(error);
+  op.finished = finished_at_ms;
+  return op;
+}
+
+WriteOp WriteOp::state_set(const std::string& scope, const std::string& key, const std::string& value) {
+  WriteOp op;
+  op.kind = Kind::kStateSet;
+  op.key = scope;
+  op.name = key;
+  op.value = value;
+  op.updated = now_ms();
+  return op;
+}
+
+WriteOp WriteOp::state_delete(const std::string& scope, const std::string& key) {
+  WriteOp op;
+  op.kind = Kind::kStateDelete;
+  op.key = scope;
+  op.name = key;
+  return op;
+}
+
 Result<std::unique_ptr<RunStore>> open_sqlite(const std::string& path) {
+  auto store = open_sqlite_batch(path);
+  if (!store) return store.status();
+  return std::unique_ptr<RunStore>(std::move(*store));
+}
+
+Result<std::unique_ptr<SqliteBatchStore>> open_sqlite_batch(const std::string& path) {
   static std::once_flag registered;
   std::call_once(registered, [] { Poco::Data::SQLite::Connector::registerConnector(); });
   try {
@@ -696,7 +774,7 @@ Result<std::unique_ptr<RunStore>> open_sqlite(const std::string& path) {
         return Status(Code::kUnavailable, path + ": cannot prepare the run store's statements: " + err);
       }
     }
-    return std::unique_ptr<RunStore>(std::make_unique<SqliteRunStore>(path, std::move(session), stmts));
+    return std::unique_ptr<SqliteBatchStore>(std::make_unique<SqliteRunStore>(path, std::move(session), stmts));
   } catch (const Poco::Exception& e) {
     return Status(Code::kUnavailable, path + ": cannot open the run store: " + e.displayText() +
                                           " (hint: the file must be a weft runs database or absent)");
