@@ -68,5 +68,26 @@ TEST(PollServerSocket, AcceptsConnectionsThatPollWithPocosAnswers) {
   EXPECT_EQ(accepted.receiveBytes(buf, 2), 0) << "the close reads as EOF";
 }
 
+// An accepted connection answers its two addresses from accept (Poco's HTTP server asks for both
+// with every request) with what getpeername/getsockname say, also once the peer has gone, and
+// throws like Poco once closed.
+TEST(PollServerSocket, AcceptedConnectionsKnowBothAddresses) {
+  PollServerSocket listener;
+  listener.bind(Poco::Net::SocketAddress("127.0.0.1", 0), true, false);
+  listener.listen(8);
+  Poco::Net::StreamSocket client(listener.address());
+  Poco::Net::SocketAddress peer;
+  Poco::Net::StreamSocket accepted = listener.acceptConnection(peer);
+  EXPECT_EQ(accepted.peerAddress().toString(), client.address().toString());
+  EXPECT_EQ(accepted.address().toString(), client.peerAddress().toString());
+  EXPECT_EQ(accepted.address().toString(), listener.address().toString());
+  const std::string client_end = client.address().toString();
+  client.close();
+  EXPECT_EQ(accepted.peerAddress().toString(), client_end);
+  accepted.close();
+  EXPECT_THROW(accepted.address(), Poco::Net::InvalidSocketException);
+  EXPECT_THROW(accepted.peerAddress(), Poco::Net::InvalidSocketException);
+}
+
 }  // namespace
 }  // namespace weft::http

@@ -20,13 +20,28 @@ namespace {
   throw Poco::Net::NetException(std::string(what) + ": " + std::strerror(err), err);
 }
 
+// An accepted connection. Its two addresses are known from accept and cannot change, so they are
+// kept: Poco's HTTP server asks for both with every request it reads (getpeername and
+// getsockname, two system calls a request).
 class PollStreamSocketImpl final : public Poco::Net::StreamSocketImpl {
  public:
-  using Poco::Net::StreamSocketImpl::StreamSocketImpl;
+  PollStreamSocketImpl(poco_socket_t fd, const Poco::Net::SocketAddress& peer)
+      : Poco::Net::StreamSocketImpl(fd), peer_(peer), local_(Poco::Net::StreamSocketImpl::address()) {}
   bool poll(const Poco::Timespan& timeout, int mode) override { return poll_socket(sockfd(), timeout, mode); }
+  Poco::Net::SocketAddress address() override {
+    if (sockfd() == POCO_INVALID_SOCKET) throw Poco::Net::InvalidSocketException();
+    return local_;
+  }
+  Poco::Net::SocketAddress peerAddress() override {
+    if (sockfd() == POCO_INVALID_SOCKET) throw Poco::Net::InvalidSocketException();
+    return peer_;
+  }
 
  protected:
   ~PollStreamSocketImpl() override = default;  // reference counted, like every SocketImpl
+
+ private:
+  const Poco::Net::SocketAddress peer_, local_;
 };
 
 class PollServerSocketImpl final : public Poco::Net::ServerSocketImpl {
@@ -45,7 +60,7 @@ class PollServerSocketImpl final : public Poco::Net::ServerSocketImpl {
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) fail("accept", errno);
     client = Poco::Net::SocketAddress(reinterpret_cast<const sockaddr*>(&addr), len);
-    return new PollStreamSocketImpl(fd);
+    return new PollStreamSocketImpl(fd, client);  // if getsockname throws, the base closes fd
   }
 
  protected:
