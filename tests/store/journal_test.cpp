@@ -23,51 +23,32 @@
 #include <sqlite3.h>
 
 #include "store/run_store.hpp"
+#include "store/run_samples.hpp"
 #include "store/write_op.hpp"
 #include "support/test_support.hpp"
 
 namespace weft::store {
 namespace {
 
-RunRecord sample(const std::string& id, std::int64_t started) {
-  RunRecord run;
-  run.id = id;
-  run.workflow = "wf";
-  run.workflow_file = "/flows/wf.yaml";
-  run.inputs = json::object({{"n", 1}});
-  run.trigger = json::object({{"body", std::string("hi")}});
-  run.started_at_ms = started;
-  StepRecord s;
-  s.index = 0;
-  s.step_id = "a";
-  s.uses = "demo.echo";
-  run.steps.push_back(s);
-  return run;
+using test_samples::first_step;
+using test_samples::sample;
+
+// Step 0 of sample(), started (at 1000 + i) and not finished.
+StepRecord running_step(int i) {
+  StepRecord s = first_step();
+  s.status = StepStatus::kRunning;
+  s.started_at_ms = 1000 + i;
+  return s;
 }
 
 // Step 0 of sample(), finished, with an output that names i.
 StepRecord finished_step(int i) {
-  StepRecord s;
-  s.index = 0;
-  s.step_id = "a";
-  s.uses = "demo.echo";
+  StepRecord s = running_step(i);
   s.status = StepStatus::kSucceeded;
   s.input = json::object({{"text", std::string("x")}});
   s.output = json::object({{"i", i}});
-  s.started_at_ms = 1000 + i;
   s.finished_at_ms = 2000 + i;
   s.duration_us = 10 + i;
-  return s;
-}
-
-// Step 0 of sample(), started and not finished.
-StepRecord running_step(int i) {
-  StepRecord s;
-  s.index = 0;
-  s.step_id = "a";
-  s.uses = "demo.echo";
-  s.status = StepStatus::kRunning;
-  s.started_at_ms = 1000 + i;
   return s;
 }
 
@@ -213,6 +194,21 @@ std::vector<std::string> new_ids(int n) {
 void create_database(const std::string& path) {
   auto store = open_journaled(path);
   ASSERT_TRUE(store.ok()) << store.status().message();
+}
+
+// dir/runs.db created, then n runs written, all finished, by a process killed before anything
+// was applied: their records are all in journal (dir/runs.db.journal.1), none in SQLite.
+struct KilledUnapplied {
+  std::string path, journal;
+  std::vector<std::string> ids;
+};
+void kill_unapplied(const std::string& dir, int n, KilledUnapplied& out) {
+  out.path = dir + "/runs.db";
+  create_database(out.path);
+  out.ids = new_ids(n);
+  ASSERT_EQ(write_then_kill_unapplied(out.path, out.ids, true), "");
+  out.journal = newest_journal(dir);
+  ASSERT_EQ(out.journal, dir + "/runs.db.journal.1");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,12 +410,9 @@ TEST(JournaledRunStore, ReplaysEverythingJournaledBeforeASigkill) {
 // The process was killed inside a write: the file ends in a record cut short, which is dropped.
 TEST(JournaledRunStore, DropsARecordCutShortAtTheEndOfTheJournal) {
   test::TempDir dir;
-  const std::string path = dir.path() + "/runs.db";
-  create_database(path);
-  const std::vector<std::string> ids = new_ids(10);
-  ASSERT_EQ(write_then_kill_unapplied(path, ids, true), "");
-  const std::string journal = newest_journal(dir.path());
-  ASSERT_EQ(journal, dir.path() + "/runs.db.journal.1");
+  KilledUnapplied killed;
+  ASSERT_NO_FATAL_FAILURE(kill_unapplied(dir.path(), 10, killed));
+  const auto& [path, journal, ids] = killed;
   // The header of a record of 1000 bytes, and only 10 of them.
   append_file(journal, u32le(1000) + u32le(0x12345678) + std::string(10, 'x'));
 
@@ -441,12 +434,9 @@ TEST(JournaledRunStore, DropsARecordCutShortAtTheEndOfTheJournal) {
 // A header cut short (fewer than 8 bytes after the last record) is dropped the same way.
 TEST(JournaledRunStore, DropsAHeaderCutShortAtTheEndOfTheJournal) {
   test::TempDir dir;
-  const std::string path = dir.path() + "/runs.db";
-  create_database(path);
-  const std::vector<std::string> ids = new_ids(3);
-  ASSERT_EQ(write_then_kill_unapplied(path, ids, true), "");
-  const std::string journal = newest_journal(dir.path());
-  ASSERT_FALSE(journal.empty());
+  KilledUnapplied killed;
+  ASSERT_NO_FATAL_FAILURE(kill_unapplied(dir.path(), 3, killed));
+  const auto& [path, journal, ids] = killed;
   append_file(journal, std::string("\x10\x00\x00", 3));
 
   auto store = open_journaled(path);
@@ -457,12 +447,9 @@ TEST(JournaledRunStore, DropsAHeaderCutShortAtTheEndOfTheJournal) {
 // A record whose payload does not match its CRC is dropped; the records before it are applied.
 TEST(JournaledRunStore, DropsTheLastRecordWhenItsChecksumDoesNotMatch) {
   test::TempDir dir;
-  const std::string path = dir.path() + "/runs.db";
-  create_database(path);
-  const std::vector<std::string> ids = new_ids(10);
-  ASSERT_EQ(write_then_kill_unapplied(path, ids, true), "");
-  const std::string journal = newest_journal(dir.path());
-  ASSERT_EQ(journal, dir.path() + "/runs.db.journal.1");
+  KilledUnapplied killed;
+  ASSERT_NO_FATAL_FAILURE(kill_unapplied(dir.path(), 10, killed));
+  const auto& [path, journal, ids] = killed;
 
   std::string bytes = read_file(journal);
   ASSERT_GE(bytes.size(), 8U);

@@ -18,36 +18,21 @@
 
 #include "core/redact.hpp"
 #include "store/run_store.hpp"
+#include "store/run_samples.hpp"
 #include "support/test_support.hpp"
 
 namespace weft::store {
 namespace {
 
-RunRecord sample(const std::string& id, std::int64_t started) {
-  RunRecord run;
-  run.id = id;
-  run.workflow = "wf";
-  run.workflow_file = "/flows/wf.yaml";
-  run.inputs = json::object({{"n", 1}});
-  run.trigger = json::object({{"body", std::string("hi")}});
-  run.started_at_ms = started;
-  StepRecord s;
-  s.index = 0;
-  s.step_id = "a";
-  s.uses = "demo.echo";
-  run.steps.push_back(s);
-  return run;
-}
+using test_samples::first_step;
+using test_samples::sample;
 
 TEST(SqliteRunStore, RoundTripsRunsAndSteps) {
   test::TempDir dir;
   auto store = open_sqlite(dir.path() + "/runs.db");
   ASSERT_TRUE(store.ok()) << store.status().message();
   ASSERT_TRUE((*store)->create_run(sample("r1", 100)).ok());
-  StepRecord s;
-  s.index = 0;
-  s.step_id = "a";
-  s.uses = "demo.echo";
+  StepRecord s = first_step();
   s.status = StepStatus::kSucceeded;
   s.input = json::object({{"text", std::string("x")}});
   s.output = json::object({{"ok", true}});
