@@ -100,16 +100,6 @@ bool is_new_run_id(const std::string& id) {
   return true;
 }
 
-// Bytes encode() writes for op (exactly).
-std::size_t encoded_size(const WriteOp& op) {
-  std::size_t n = 1 + 7 * 4 + op.key.size() + op.workflow.size() + op.workflow_file.size() + op.status.size() +
-                  op.inputs.size() + op.trigger.size() + op.error.size() + 8 + 8 + 1 + 4;
-  for (const auto& s : op.steps)
-    n += 8 + 6 * 4 + s.step_id.size() + s.uses.size() + s.status.size() + s.input.size() + s.output.size() +
-         s.error.size() + 24;
-  return n + 2 * 4 + op.name.size() + op.value.size() + 8;
-}
-
 std::string segment_name(const std::string& db, std::uint64_t n) { return db + ".journal." + std::to_string(n); }
 
 // The journal files of db, by number.
@@ -127,8 +117,6 @@ std::map<std::uint64_t, std::string> list_segments(const std::string& db) {
   }
   return out;
 }
-
-std::string errno_text(int e) { return std::strerror(e); }
 
 // Where the journal has been applied up to: a state value written in the same transaction as
 // each batch it applies, so a replay starts exactly after the last committed op (an op must not
@@ -346,9 +334,7 @@ class JournaledRunStore final : public RunStore {
   // Appends op to the journal and queues it for the applier; with sync, also waits until it is
   // applied and returns its own status.
   Status append(WriteOp op, bool sync) {
-    std::string rec;
-    rec.reserve(kHeader + encoded_size(op));
-    rec.resize(kHeader);
+    std::string rec(kHeader, '\0');  // the header, filled in once the payload is known
     encode(op, rec);
     const std::string_view payload = std::string_view(rec).substr(kHeader);
     const std::uint32_t head[2] = {static_cast<std::uint32_t>(payload.size()), crc32(payload)};
@@ -400,10 +386,10 @@ class JournaledRunStore final : public RunStore {
         const int e = n < 0 ? errno : EIO;
         if (done > 0 && ::ftruncate(fd_, static_cast<off_t>(size_)) != 0) {
           log::error("store", "cannot cut a failed record off the run journal",
-                     {{"file", segment_name(path_, segment_)}, {"error", errno_text(errno)}});
+                     {{"file", segment_name(path_, segment_)}, {"error", std::strerror(errno)}});
         }
         return Status(Code::kUnavailable, segment_name(path_, segment_) +
-                                              ": cannot append to the run journal: " + errno_text(e) +
+                                              ": cannot append to the run journal: " + std::strerror(e) +
                                               " (hint: free disk space in the weft home)");
       }
       done += static_cast<std::size_t>(n);
@@ -419,13 +405,13 @@ class JournaledRunStore final : public RunStore {
     const std::string file = segment_name(path_, segment_);
     const int fd = ::open(file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_APPEND | O_CLOEXEC, 0600);
     if (fd < 0)
-      return Status(Code::kUnavailable, file + ": cannot create the run journal: " + errno_text(errno) +
+      return Status(Code::kUnavailable, file + ": cannot create the run journal: " + std::strerror(errno) +
                                             " (hint: the weft home must be writable)");
     if (::write(fd, kMagic, sizeof kMagic) != static_cast<ssize_t>(sizeof kMagic)) {
       const int e = errno;
       ::close(fd);
       std::remove(file.c_str());
-      return Status(Code::kUnavailable, file + ": cannot write the run journal: " + errno_text(e));
+      return Status(Code::kUnavailable, file + ": cannot write the run journal: " + std::strerror(e));
     }
     fd_ = fd;
     size_ = sizeof kMagic;
@@ -679,7 +665,7 @@ Result<std::unique_ptr<RunStore>> open_journaled(const std::string& path, const 
   const std::string lock_file = path + ".journal.lock";
   const int lock_fd = ::open(lock_file.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
   if (lock_fd < 0)
-    return Status(Code::kUnavailable, lock_file + ": cannot open the run journal's lock: " + errno_text(errno) +
+    return Status(Code::kUnavailable, lock_file + ": cannot open the run journal's lock: " + std::strerror(errno) +
                                           " (hint: the weft home must be writable)");
   if (::flock(lock_fd, LOCK_EX | LOCK_NB) != 0) {
     ::close(lock_fd);

@@ -490,8 +490,8 @@ class SqliteRunStore final : public SqliteBatchStore {
     }
   }
 
-  // Every write in batch fails with err (returned) (the failed ones keep their own error) and the
-  // transaction, if SQLite has not already dropped it, is rolled back.
+  // Every write in batch fails with err (the failed ones keep their own error) and the
+  // transaction, if SQLite has not already dropped it, is rolled back. Returns err.
   Status abort_batch(std::span<GroupCommit::Write* const> batch, const Status& err) {
     if (sqlite3_get_autocommit(db_) == 0) step(Sql::kRollback);
     for (auto* w : batch) {
