@@ -58,17 +58,17 @@ std::string token_limiter_key(const std::string& url) {
 
 class EngineImpl final : public Engine, public plugin::HostServices {
  public:
-  // The connectors are loaded here; the vault comes after (attach_vault), so Engine::open can open
-  // it on another thread meanwhile. Loading calls no connection: a connector's create() has only
-  // its settings.
-  EngineImpl(const Options& options, std::unique_ptr<store::RunStore> runs)
-      : client_(options.http), runs_(std::move(runs)) {
+  // The connectors are loaded here; the run store and the vault come after (attach), so
+  // Engine::open can open them on other threads meanwhile. Loading uses neither: a connector's
+  // create() has only its settings.
+  explicit EngineImpl(const Options& options) : client_(options.http) {
     registry_ = std::make_unique<plugin::Registry>(this);
     for (const Status& refused : registry_->load(options.connector_dirs))
       diagnostics_.push_back(refused.message());
   }
 
-  void attach_vault(const Options& options, std::unique_ptr<vault::Vault> vault) {
+  void attach(const Options& options, std::unique_ptr<store::RunStore> runs, std::unique_ptr<vault::Vault> vault) {
+    runs_ = std::move(runs);
     vault_ = std::move(vault);
     auth::ManagerOptions mo;
     mo.on_needs_reauth = options.on_needs_reauth;
@@ -322,17 +322,21 @@ Result<std::unique_ptr<Engine>> Engine::open(const Options& options) {
     return Status(Code::kFailedPrecondition,
                   "cannot use home directory " + options.home + ": " + error + " (set --home or WEFT_HOME)");
   }
-  // The vault (its key, OpenSSL's first use, its database) opens on a thread of its own while the
-  // run store opens and the connectors load: on two cores the daemon is ready that much sooner.
-  // The future's destructor waits for it on every return.
+  // The run store (its SQLite file, a journal left by a killed process) and the vault (its key,
+  // OpenSSL's first use, its database) open on threads of their own while the connectors load
+  // here: on two cores the daemon is ready that much sooner. The futures' destructors wait for
+  // them on every return; the run store's error is reported before the vault's, as before.
+  auto runs_job = std::async(std::launch::async, [&options] {
+    return options.journal ? store::open_journaled(options.home + "/runs.db")
+                           : store::open_sqlite(options.home + "/runs.db");
+  });
   auto vault_job = std::async(std::launch::async, [&options] { return vault::open_sqlite(options.home); });
-  auto runs = options.journal ? store::open_journaled(options.home + "/runs.db")
-                              : store::open_sqlite(options.home + "/runs.db");
+  auto engine = std::make_unique<EngineImpl>(options);
+  auto runs = runs_job.get();
   if (!runs) return runs.status();
-  auto engine = std::make_unique<EngineImpl>(options, std::move(*runs));
   auto vault = vault_job.get();
   if (!vault) return vault.status();
-  engine->attach_vault(options, std::move(*vault));
+  engine->attach(options, std::move(*runs), std::move(*vault));
   return std::unique_ptr<Engine>(std::move(engine));
 }
 
