@@ -7,6 +7,9 @@
 #include <Poco/Net/ServerSocket.h>
 #include <Poco/Net/SocketAddress.h>
 
+#include <mutex>
+#include <vector>
+
 #include "http/client.hpp"
 
 namespace weft::test {
@@ -23,11 +26,18 @@ inline http::ClientOptions fast_options() {
   return o;
 }
 
-// A loopback port nothing listens on (bound, then released), so connects are refused.
+// A loopback port nothing listens on, so connects are refused. It stays bound (without listen, and
+// without SO_REUSEADDR) for the rest of the process: a port released at once could be handed to a
+// test server of another test process running beside this one (ctest -j), which would then take
+// this test's refused connects as its own connections.
 inline unsigned short closed_port() {
-  Poco::Net::ServerSocket s(Poco::Net::SocketAddress("127.0.0.1", 0));
-  unsigned short port = s.address().port();
-  s.close();
+  static std::mutex mu;
+  static std::vector<Poco::Net::ServerSocket> held;
+  Poco::Net::ServerSocket s;
+  s.bind(Poco::Net::SocketAddress("127.0.0.1", 0), false);
+  const unsigned short port = s.address().port();
+  std::lock_guard lock(mu);
+  held.push_back(s);
   return port;
 }
 
