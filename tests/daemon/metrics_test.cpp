@@ -29,14 +29,34 @@ TEST(Metrics, HistogramBucketsAreCumulativeWithSumAndCount) {
   h.observe({"slack"}, 0.5);
   h.observe({"slack"}, 7);
   std::string text = m.render();
-  EXPECT_NE(text.find("lat_seconds_bucket{connector=\"slack\",le=\"0.10000000000000001\"} 1\n"),
+  EXPECT_NE(text.find("lat_seconds_bucket{connector=\"slack\",le=\"0.1\"} 1\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("lat_seconds_bucket{connector=\"slack\",le=\"1\"} 2\n"), std::string::npos) << text;
   EXPECT_NE(text.find("lat_seconds_bucket{connector=\"slack\",le=\"+Inf\"} 3\n"), std::string::npos) << text;
-  EXPECT_NE(text.find("lat_seconds_sum{connector=\"slack\"} 7.5499999999999998\n"), std::string::npos)
+  EXPECT_NE(text.find("lat_seconds_sum{connector=\"slack\"} 7.55\n"), std::string::npos)
       << text;
   EXPECT_NE(text.find("lat_seconds_count{connector=\"slack\"} 3\n"), std::string::npos) << text;
+}
+
+TEST(Metrics, StepLatencyBucketsStartBelowAMillisecondAndPrintAsWritten) {
+  Metrics m;
+  declare_engine_metrics(m);
+  m.histogram("weft_step_duration_seconds", "", {"connector", "action"}, {}).observe({"http", "request"}, 0.0007);
+  const std::string text = m.render();
+  const std::string prefix = "weft_step_duration_seconds_bucket{connector=\"http\",action=\"request\",le=";
+  EXPECT_NE(text.find(prefix + "\"0.0005\"} 0\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(prefix + "\"0.001\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(prefix + "\"0.005\"} 1\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(prefix + "\"+Inf\"} 1\n"), std::string::npos) << text;
+  auto& g = m.gauge("big", "");
+  g.set({}, 123456789);
+  EXPECT_NE(m.render().find("big 123456789\n"), std::string::npos);
+  g.set({}, 1e-05);
+  EXPECT_NE(m.render().find("big 1e-05\n"), std::string::npos);
+  EXPECT_NE(text.find("weft_step_duration_seconds_sum{connector=\"http\",action=\"request\"} 0.0007\n"),
+            std::string::npos)
+      << text;
 }
 
 TEST(Metrics, GaugeSetsAndUnlabelledFamiliesShowZeroFromTheStart) {
