@@ -9,6 +9,7 @@
 #   WEFT_PERF=perf.data bench/serve_wrk.sh ...     # also profiles the daemon under load (needs perf)
 #   WEFT_ENV="LD_PRELOAD=..." bench/serve_wrk.sh   # extra environment for the daemon alone
 #   WEFT_WRK_OUT=FILE bench/serve_wrk.sh            # keeps wrk's full output (latency distribution)
+#   WEFT_UNIT_ENV=0 bench/serve_wrk.sh              # without examples/weft.service's environment
 set -euo pipefail
 
 BUILD=${1:-build}
@@ -23,6 +24,14 @@ wrk.method = "POST"
 wrk.body = '{"id":1}'
 wrk.headers["Content-Type"] = "application/json"
 EOF
+
+# The daemon runs with the environment examples/weft.service gives it (bar WEFT_HOME: the bench has
+# a home of its own), so the numbers are those of weft as deployed; WEFT_UNIT_ENV=0 leaves it out.
+UNIT_ENV=""
+if [ "${WEFT_UNIT_ENV:-1}" != 0 ]; then
+  UNIT_ENV=$(sed -n 's/^Environment=//p' "$(dirname "$0")/../examples/weft.service" | { grep -v '^WEFT_HOME=' || true; } | tr '\n' ' ')
+  UNIT_ENV=${UNIT_ENV% }
+fi
 
 rss_kb() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 
@@ -42,7 +51,7 @@ healthz_ok() {
 }
 t0=$(date +%s%N)
 SECONDS=0  # bash's own clock for the 30 s bound: the loop starts no process
-env ${WEFT_ENV:-} "$WEFT" --home "$TMP/home" serve --config "$TMP/weft.yaml" 2>"$TMP/weft.log" &
+env ${UNIT_ENV} ${WEFT_ENV:-} "$WEFT" --home "$TMP/home" serve --config "$TMP/weft.yaml" 2>"$TMP/weft.log" &
 WEFT_PID=$!
 until healthz_ok 2>/dev/null; do
   kill -0 "$WEFT_PID" 2>/dev/null || { cat "$TMP/weft.log" >&2; exit 1; }
@@ -108,6 +117,7 @@ echo "daemon CPU   : $(awk -v t="$((CPU1 - CPU0))" -v hz="$(getconf CLK_TCK)" -v
 echo "switches     : $(awk -v c="$((CTX1 - CTX0))" -v n="$W_REQS" 'BEGIN {printf "%.1f", c / n}') context switches per run (all daemon threads)"
 mb() { awk -v k="$1" 'BEGIN {printf "%.1f", k / 1024}'; }
 echo "idle RSS     : $(mb "$IDLE_RSS") MB;  RSS under load (peak): $(mb "$PEAK") MB"
+echo "daemon env   : ${UNIT_ENV:-none}${WEFT_ENV:+ + WEFT_ENV=$WEFT_ENV} (examples/weft.service's Environment=, bar WEFT_HOME; WEFT_UNIT_ENV=0 for none)"
 echo "start→ready  : ${START_MS} ms (process start to first /healthz 200)"
 # Every request wrk completed is a run (plus the one warm-up run); a webhook answered before its run
 # was recorded would show here as fewer runs than requests.
