@@ -131,6 +131,45 @@ TEST(HttpServer, ServesManyRequestsOnOneKeepAliveConnectionAndClosesItWhenIdle) 
   EXPECT_EQ(got, 0);
 }
 
+TEST(HttpServer, BodiesGoOutWholeWithTheirLengthAndAHeadGetsTheHeaderAlone) {
+  // A body far past the server's 4 KB stream buffer, with bytes that are not text, then a HEAD of
+  // it and another GET on the same connection: a body sent for the HEAD would be read as the
+  // next response's start.
+  std::string big(300 * 1024, '\0');
+  for (std::size_t i = 0; i < big.size(); ++i) big[i] = static_cast<char>((i * 131) % 251);
+  Router r;
+  auto handler = [&big](const Request&) {
+    Response out;
+    out.status = 200;
+    out.content_type = "application/octet-stream";
+    out.body = big;
+    return out;
+  };
+  r.add("GET", "/big", handler, Auth::kNone);
+  r.add("HEAD", "/big", handler, Auth::kNone);
+  ServerOptions o;
+  o.port = 0;
+  auto server = HttpServer::start(o, r, nullptr);
+  ASSERT_TRUE(server) << server.status().message();
+  Poco::Net::HTTPClientSession session("127.0.0.1", (*server)->port());
+  session.setTimeout(Poco::Timespan(10, 0));
+  session.setKeepAlive(true);
+  for (const char* method : {"GET", "HEAD", "GET"}) {
+    Poco::Net::HTTPRequest req(method, "/big", Poco::Net::HTTPMessage::HTTP_1_1);
+    session.sendRequest(req);
+    Poco::Net::HTTPResponse resp;
+    std::string body;
+    Poco::StreamCopier::copyToString(session.receiveResponse(resp), body);
+    ASSERT_EQ(resp.getStatus(), 200) << method;
+    EXPECT_EQ(resp.getContentLength64(), static_cast<Poco::Int64>(big.size())) << method;
+    EXPECT_EQ(resp.getContentType(), "application/octet-stream") << method;
+    if (std::string(method) == "HEAD")
+      EXPECT_TRUE(body.empty()) << body.size();
+    else
+      EXPECT_TRUE(body == big) << method << ": " << body.size() << " bytes";
+  }
+}
+
 TEST(HttpServer, HandlerExceptionsBecomeA500WithoutDetails) {
   Router r;
   r.add(

@@ -208,8 +208,9 @@ class RequestHandler : public Poco::Net::HTTPRequestHandler {
       resp.setStatus(static_cast<Poco::Net::HTTPResponse::HTTPStatus>(r.status));
       resp.setContentType(r.content_type);
       for (const auto& [k, v] : r.headers) resp.set(k, v);
-      resp.setContentLength64(static_cast<Poco::Int64>(r.body.size()));
-      resp.send() << r.body;
+      // Sets Content-Length and writes the header once (send() writes it twice, the first time
+      // only to count its bytes); a HEAD request gets the header alone.
+      resp.sendBuffer(r.body.data(), r.body.size());
     } catch (const std::exception& e) {
       log::debug("daemon", "client went away", {{"error", e.what()}});
     }
