@@ -170,6 +170,39 @@ TEST(HttpServer, BodiesGoOutWholeWithTheirLengthAndAHeadGetsTheHeaderAlone) {
   }
 }
 
+TEST(HttpServer, QueryIsDecodedInOrderAndABadOneIsA400) {
+  Router r;
+  r.add(
+      "GET", "/q",
+      [](const Request& q) {
+        std::string seen;
+        for (const auto& [k, v] : q.query) seen += k + "=" + v + ";";
+        return Response::text(200, seen);
+      },
+      Auth::kNone);
+  ServerOptions o;
+  o.port = 0;
+  auto server = HttpServer::start(o, r, nullptr);
+  ASSERT_TRUE(server) << server.status().message();
+  auto get = [&](const std::string& uri, std::string& body) {
+    Poco::Net::HTTPClientSession session("127.0.0.1", (*server)->port());
+    session.setTimeout(Poco::Timespan(10, 0));
+    Poco::Net::HTTPRequest req("GET", uri, Poco::Net::HTTPMessage::HTTP_1_1);
+    session.sendRequest(req);
+    Poco::Net::HTTPResponse resp;
+    body.clear();
+    Poco::StreamCopier::copyToString(session.receiveResponse(resp), body);
+    return static_cast<int>(resp.getStatus());
+  };
+  std::string body;
+  EXPECT_EQ(get("/q?b=2&a=%20x", body), 200);
+  EXPECT_EQ(body, "b=2;a= x;");
+  EXPECT_EQ(get("/q", body), 200);
+  EXPECT_EQ(body, "");
+  EXPECT_EQ(get("/q?x=%zz", body), 400);
+  EXPECT_NE(body.find("bad query string"), std::string::npos) << body;
+}
+
 TEST(HttpServer, HandlerExceptionsBecomeA500WithoutDetails) {
   Router r;
   r.add(

@@ -275,23 +275,25 @@ Response HttpServer::Impl::handle(Poco::Net::HTTPServerRequest& req, Poco::Net::
   q.method = req.getMethod();
   q.path = raw_path;
   q.params = std::move(m.params);
-  q.remote = req.clientAddress().toString();
   for (const auto& [k, v] : req) q.headers.emplace_back(Poco::toLower(k), v);
-  try {
-    for (auto& kv : Poco::URI(uri).getQueryParameters()) q.query.push_back(std::move(kv));
-  } catch (const Poco::Exception& e) {
-    return Response::error(400, "invalid_argument", "bad query string: " + e.message());
+  if (uri.find('?') != std::string::npos) {
+    try {
+      for (auto& kv : Poco::URI(uri).getQueryParameters()) q.query.push_back(std::move(kv));
+    } catch (const Poco::Exception& e) {
+      return Response::error(400, "invalid_argument", "bad query string: " + e.message());
+    }
   }
 
   // The body: refused from its declared length before reading, or as soon as a chunked body passes
   // the limit, so a 100 MB upload costs one 64 KiB buffer. The connection is closed afterwards because
   // the rest of the body is still on the wire.
-  const std::string too_big = "request body is larger than max_body_bytes (" +
-                              std::to_string(options.max_body_bytes) +
-                              " bytes); raise max_body_bytes in the config to accept it";
+  const auto too_big = [&] {
+    return "request body is larger than max_body_bytes (" + std::to_string(options.max_body_bytes) +
+           " bytes); raise max_body_bytes in the config to accept it";
+  };
   if (req.hasContentLength() && req.getContentLength64() > static_cast<Poco::Int64>(options.max_body_bytes)) {
     resp.setKeepAlive(false);
-    return Response::error(413, "resource_exhausted", too_big);
+    return Response::error(413, "resource_exhausted", too_big());
   }
   std::istream& in = req.stream();
   char buf[65536];
@@ -301,7 +303,7 @@ Response HttpServer::Impl::handle(Poco::Net::HTTPServerRequest& req, Poco::Net::
     if (n == 0) break;
     if (q.body.size() + n > options.max_body_bytes) {
       resp.setKeepAlive(false);
-      return Response::error(413, "resource_exhausted", too_big);
+      return Response::error(413, "resource_exhausted", too_big());
     }
     q.body.append(buf, n);
   }

@@ -31,7 +31,6 @@ struct Request {
   std::vector<std::pair<std::string, std::string>> query;    // decoded, in order
   std::vector<std::pair<std::string, std::string>> headers;  // names lowercased, in order
   std::string body;
-  std::string remote;  // peer "ip:port"
 
   std::string param(const std::string& name) const;
   std::string header(const std::string& lowercase_name) const;  // "" when absent
