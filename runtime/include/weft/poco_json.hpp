@@ -17,6 +17,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstring>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -26,17 +27,30 @@
 
 namespace weft::poco_json {
 
+namespace internal {
+// The bytes condense() does not write as they are: control characters, '"', '\\', DEL and above.
+inline constexpr std::array<bool, 256> kNeedsEscape = [] {
+  std::array<bool, 256> t{};
+  for (int c = 0; c < 256; ++c) t[static_cast<std::size_t>(c)] = c < 0x20 || c >= 0x7f || c == '"' || c == '\\';
+  return t;
+}();
+}  // namespace internal
+
 // Appends s as a JSON string literal, quoted and escaped exactly as condense() writes strings.
 inline void append_string(std::string& out, std::string_view s) {
   for (unsigned char c : s) {
-    if (c < 0x20 || c >= 0x7f || c == '"' || c == '\\') {
+    if (internal::kNeedsEscape[c]) {
       out += Poco::toJSON(std::string(s), Poco::JSON_WRAP_STRINGS);
       return;
     }
   }
-  out += '"';
-  out += s;
-  out += '"';
+  // The quotes and the text in one append: a string is written for every name and value.
+  const std::size_t at = out.size();
+  out.resize(at + s.size() + 2);
+  char* p = out.data() + at;
+  *p = '"';
+  if (!s.empty()) std::memcpy(p + 1, s.data(), s.size());
+  p[s.size() + 1] = '"';
 }
 
 // Appends an object member's name and its colon, after a comma unless the member is the object's
